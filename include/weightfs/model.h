@@ -1,0 +1,139 @@
+/**
+ * @file model.h
+ * A model opened from a SOURCE: its shards, its tensors and the other files
+ * of its directory, parsed and validated up front.
+ *
+ * The model is immutable once wfs_model_open() returns: every string lives in
+ * one arena, tensors are sorted by name, and reading takes no lock and
+ * allocates nothing, so any number of threads may read at once.
+ */
+#ifndef WEIGHTFS_MODEL_H
+#define WEIGHTFS_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "weightfs/dtype.h"
+#include "weightfs/error.h"
+
+/** Where a string lives: an offset into the model's arena, and its length. */
+struct wfs_str {
+	size_t off;
+	size_t len;
+};
+
+struct wfs_tensor {
+	struct wfs_str name;
+	struct wfs_str shape_text; /**< "[2048,2048]", "[]" for a scalar */
+	uint64_t offset;           /**< absolute offset of the first byte in the shard */
+	uint64_t nbytes;
+	size_t dims;               /**< index of the first dimension in wfs_model.dims */
+	uint32_t ndim;
+	uint32_t shard;
+	enum wfs_dtype dtype;
+};
+
+struct wfs_shard {
+	struct wfs_str name;   /**< path relative to the model directory */
+	int fd;                /**< -1 when opened per read (out of descriptors) or in memory */
+	const uint8_t *memory; /**< the file's bytes, for models opened from memory */
+	uint64_t size;
+	dev_t dev;             /**< identity checked when the file is reopened */
+	ino_t ino;
+	struct timespec mtime;
+};
+
+/** A key/value pair of __metadata__ or of the index's "metadata". */
+struct wfs_kv {
+	struct wfs_str key;
+	struct wfs_str value;
+};
+
+/** A file or directory of the model directory that is not a shard or the index. */
+struct wfs_extra {
+	struct wfs_str path; /**< relative to the model directory, '/'-separated */
+	bool is_dir;
+	uint64_t size;
+	struct timespec mtime;
+};
+
+struct wfs_model {
+	char *arena;
+	size_t arena_len;
+	size_t arena_cap;
+
+	struct wfs_tensor *tensors; /**< sorted by name (bytewise) */
+	size_t ntensors;
+	uint64_t *dims;
+	size_t ndims;
+
+	struct wfs_shard *shards;
+	size_t nshards;
+	struct wfs_kv *metadata;   /**< merged __metadata__ of every shard */
+	size_t nmetadata;
+	struct wfs_kv *index_meta; /**< the index's "metadata" entries, values as text */
+	size_t nindex_meta;
+	struct wfs_extra *extras;  /**< parents before children */
+	size_t nextras;
+
+	bool sharded;              /**< opened through an index */
+	struct wfs_str index_name; /**< the index file, when sharded */
+	int dirfd;                 /**< the model directory, -1 for memory models */
+	uint64_t total_bytes;
+	struct timespec newest_mtime;
+
+	struct { /* allocated lengths of the arrays above, used while building */
+		size_t tensors, dims, shards, metadata, index_meta, extras;
+	} cap;
+};
+
+struct wfs_open_options {
+	struct wfs_warn warn;  /**< where warnings go; may be empty */
+	bool no_extras;        /**< do not list the directory's other files */
+};
+
+/**
+ * Opens SOURCE (a model directory, a .safetensors file, an index .json, or a
+ * Hugging Face cache snapshot or repository) and validates all of it.
+ * Returns 0, WFS_EINVALID with every problem in @p err, or another negative
+ * errno (with a message in @p err) when SOURCE cannot be read.
+ */
+int wfs_model_open(const char *source, const struct wfs_open_options *opts,
+		   struct wfs_model **out, struct wfs_error *err);
+
+/**
+ * Validates the bytes of one safetensors file held in memory (kept, not
+ * copied: they must outlive the model). @p label names it in messages.
+ */
+int wfs_model_open_memory(const void *data, size_t size, const char *label,
+			  struct wfs_model **out, struct wfs_error *err);
+
+void wfs_model_free(struct wfs_model *m);
+
+/** The arena string: NUL-terminated, but may contain NULs (metadata values). */
+static inline const char *wfs_model_str(const struct wfs_model *m, struct wfs_str s)
+{
+	return m->arena + s.off;
+}
+
+/** Finds a tensor by its full name; its index, or -1. */
+ssize_t wfs_model_find(const struct wfs_model *m, const char *name, size_t len);
+
+/**
+ * Reads @p len bytes at @p off of tensor @p t, clipped at the tensor's end.
+ * Returns the number of bytes read, or -EIO when the shard no longer holds
+ * them (truncated, replaced). Never allocates.
+ */
+ssize_t wfs_tensor_read(const struct wfs_model *m, const struct wfs_tensor *t,
+			void *buf, size_t len, uint64_t off);
+
+/**
+ * Reads exactly @p len bytes at absolute offset @p off of shard @p s.
+ * Returns @p len, or a negative errno (-EIO when the file is shorter now).
+ */
+ssize_t wfs_shard_pread(const struct wfs_model *m, const struct wfs_shard *s,
+			void *buf, size_t len, uint64_t off);
+
+#endif

@@ -1,0 +1,28 @@
+/**
+ * @file xattr.h
+ * The extended attributes of a node: names and plain-text values.
+ */
+#ifndef WEIGHTFS_XATTR_H
+#define WEIGHTFS_XATTR_H
+
+#include <sys/types.h>
+
+#include "weightfs/namespace.h"
+
+/**
+ * Writes the node's attribute names, each NUL-terminated, to @p buf, as
+ * listxattr(2) does. Returns the total length (also when @p size is 0), or
+ * -ERANGE when @p size is non-zero and too small.
+ */
+ssize_t wfs_xattr_list(const struct wfs_model *m, const struct wfs_namespace *ns,
+		       uint32_t node, char *buf, size_t size);
+
+/**
+ * Writes the value of attribute @p name to @p buf, as getxattr(2) does.
+ * Returns its length (also when @p size is 0), -ENODATA for a name the node
+ * does not have, or -ERANGE when @p size is non-zero and too small.
+ */
+ssize_t wfs_xattr_get(const struct wfs_model *m, const struct wfs_namespace *ns,
+		      uint32_t node, const char *name, char *buf, size_t size);
+
+#endif

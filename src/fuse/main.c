@@ -1,0 +1,350 @@
+/**
+ * @file main.c
+ * weightfs [options] SOURCE MOUNTPOINT: validate the model, mount it, and
+ * return once the mount answers.
+ *
+ * Order matters: everything that can fail because of the model or the
+ * options happens before the mount, in the foreground, with its own exit
+ * code. After mounting, the process forks; the parent waits until the child
+ * has seen the mount answer a stat (and has raised its readahead), then
+ * exits 0, so a script can use the mount on its next line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "tune.h"
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_INTERNAL = 1,
+	EXIT_USAGE = 2,
+	EXIT_SOURCE = 3,
+	EXIT_INVALID = 4,
+	EXIT_MOUNT = 5,
+};
+
+struct options {
+	char *source;
+	char *layout;
+	char *io;
+	int readahead_kb;
+	int help;
+	int version;
+};
+
+enum { KEY_HELP, KEY_VERSION };
+
+#define OPT(t, p) {t, offsetof(struct options, p), 1}
+static const struct fuse_opt option_spec[] = {
+	OPT("layout=%s", layout),
+	OPT("io=%s", io),
+	OPT("readahead_kb=%d", readahead_kb),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_END,
+};
+
+static int option_proc(void *data, const char *arg, int key, struct fuse_args *args)
+{
+	(void)args;
+	struct options *o = data;
+	switch (key) {
+	case KEY_HELP:
+		o->help = 1;
+		return 0;
+	case KEY_VERSION:
+		o->version = 1;
+		return 0;
+	case FUSE_OPT_KEY_NONOPT:
+		if (o->source == NULL) {
+			o->source = strdup(arg);
+			return 0;
+		}
+		return 1; /* the mountpoint, for fuse_parse_cmdline */
+	default:
+		return 1;
+	}
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [options] SOURCE MOUNTPOINT\n"
+	       "\n"
+	       "Mount a safetensors model as a read-only directory of tensor files.\n"
+	       "SOURCE is a model directory (sharded with model.safetensors.index.json, or\n"
+	       "with *.safetensors files), a .safetensors file, an index .json file, or a\n"
+	       "Hugging Face cache snapshot or repository directory.\n"
+	       "\n"
+	       "options:\n"
+	       "    -h, --help             print this help and exit\n"
+	       "    -V, --version          print the version and exit\n"
+	       "    -f                     stay in the foreground\n"
+	       "    -d, -o debug           foreground, log every FUSE request\n"
+	       "    -s                     single-threaded\n"
+	       "    -o layout=NAME         modules (default): model.layers.0.mlp/up_proj.weight\n"
+	       "                           tree: model/layers/0/mlp/up_proj/weight\n"
+	       "                           flat: model.layers.0.mlp.up_proj.weight\n"
+	       "    -o readahead_kb=N      kernel readahead of the mount in KiB (default 1024,\n"
+	       "                           0 keeps the kernel's default)\n"
+	       "    -o io=copy|splice      how reads reach the kernel (default copy)\n"
+	       "    -o allow_other         let other users read the mount\n"
+	       "    -o max_threads=N       at most N request threads (default 10)\n"
+	       "\n"
+	       "Tensor files carry the xattrs user.dtype, user.shape, user.name,\n"
+	       "user.shard and user.offset; see README.md for all of them.\n"
+	       "\n"
+	       "exit codes: 0 mounted, 1 internal error, 2 usage, 3 SOURCE unreadable,\n"
+	       "            4 invalid model, 5 mount failed\n"
+	       "\n"
+	       "example:\n"
+	       "    %s ~/models/Llama-3.2-1B /mnt/model\n"
+	       "    ls /mnt/model/model.layers.0.self_attn\n"
+	       "    fusermount3 -u /mnt/model\n",
+	       prog, prog);
+}
+
+static void warn_to_log(void *ctx, const char *msg)
+{
+	(void)ctx;
+	wfs_log(LOG_WARNING, "%s", msg);
+}
+
+static void print_problems(const struct wfs_error *err)
+{
+	const char *p = err->text;
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		fprintf(stderr, "weightfs: %.*s\n", (int)len, p);
+		p = nl ? nl + 1 : NULL;
+	}
+	if (err->count > WFS_ERROR_MAX_LINES)
+		fprintf(stderr, "weightfs: ... and %u more problems\n", err->count - WFS_ERROR_MAX_LINES);
+}
+
+/* Shards are kept open: use every descriptor the hard limit allows. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* Forks; the parent exits with the status the child sends once the mount answers. */
+static int daemonize(int *ready_fd)
+{
+	int pfd[2];
+	if (pipe(pfd) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(pfd[1]);
+		unsigned char status = EXIT_MOUNT;
+		ssize_t n;
+		do
+			n = read(pfd[0], &status, 1);
+		while (n < 0 && errno == EINTR);
+		_exit(n == 1 ? status : EXIT_MOUNT);
+	}
+	close(pfd[0]);
+	setsid();
+	if (chdir("/") < 0)
+		wfs_log(LOG_WARNING, "chdir /: %s", strerror(errno));
+	*ready_fd = pfd[1];
+	return 0;
+}
+
+struct ready_args {
+	char *mountpoint; /* absolute */
+	int readahead_kb;
+	int ready_fd;     /* -1 in the foreground */
+};
+
+/*
+ * Waits for the mount to answer, tunes it, then lets the parent exit.
+ * A stat of the mountpoint is answered only once the kernel has applied
+ * our reply to INIT, which would otherwise reset the readahead we set.
+ */
+static void *ready_thread(void *p)
+{
+	struct ready_args *a = p;
+	struct stat st;
+	if (stat(a->mountpoint, &st) < 0)
+		wfs_log(LOG_WARNING, "%s: %s", a->mountpoint, strerror(errno));
+	if (a->readahead_kb > 0) {
+		char why[256];
+		if (wfs_set_readahead(a->mountpoint, a->readahead_kb, why, sizeof(why)) < 0)
+			wfs_log(LOG_WARNING, "readahead_kb=%d not applied: %s", a->readahead_kb, why);
+	}
+	if (a->ready_fd >= 0) {
+		unsigned char ok = EXIT_OK;
+		wfs_log_to_syslog();
+		int null = open("/dev/null", O_RDWR);
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+			if (null > STDERR_FILENO)
+				close(null);
+		}
+		if (write(a->ready_fd, &ok, 1) < 0)
+			wfs_log(LOG_WARNING, "telling the parent: %s", strerror(errno));
+		close(a->ready_fd);
+	}
+	return NULL;
+}
+
+static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
+{
+	if (cmd->singlethread)
+		return fuse_session_loop(se);
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	if (cfg == NULL)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, cmd->clone_fd);
+	/* fuse_parse_cmdline leaves UINT_MAX for "not given": keep libfuse's defaults. */
+	if (cmd->max_threads != UINT_MAX)
+		fuse_loop_cfg_set_max_threads(cfg, cmd->max_threads);
+	if (cmd->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(cfg, cmd->max_idle_threads);
+	int rc = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return rc;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct options o = {.readahead_kb = 1024};
+	struct fuse_cmdline_opts cmd = {0};
+	struct wfs_model *model = NULL;
+	struct wfs_namespace *ns = NULL;
+	struct fuse_session *se = NULL;
+	struct wfs_error err = {0};
+	int status = EXIT_USAGE;
+	enum wfs_layout layout = WFS_LAYOUT_MODULES;
+	bool splice = false;
+	char mountpoint[PATH_MAX];
+
+	if (fuse_opt_parse(&args, &o, option_spec, option_proc) < 0)
+		goto out;
+	if (o.help) {
+		usage(argv[0]);
+		status = EXIT_OK;
+		goto out;
+	}
+	if (o.version) {
+		printf("weightfs %s (libfuse %s)\n", WEIGHTFS_VERSION, fuse_pkgversion());
+		status = EXIT_OK;
+		goto out;
+	}
+	if (fuse_parse_cmdline(&args, &cmd) != 0)
+		goto out;
+	if (o.source == NULL || cmd.mountpoint == NULL) {
+		fprintf(stderr, "weightfs: missing %s\nusage: %s [options] SOURCE MOUNTPOINT (see --help)\n",
+			o.source ? "MOUNTPOINT" : "SOURCE and MOUNTPOINT", argv[0]);
+		goto out;
+	}
+	if (o.layout && wfs_layout_parse(o.layout, &layout) < 0) {
+		fprintf(stderr, "weightfs: layout=%s: expected modules, tree or flat\n", o.layout);
+		goto out;
+	}
+	if (o.io && strcmp(o.io, "copy") != 0 && strcmp(o.io, "splice") != 0) {
+		fprintf(stderr, "weightfs: io=%s: expected copy or splice\n", o.io);
+		goto out;
+	}
+	splice = o.io && strcmp(o.io, "splice") == 0;
+	if (o.readahead_kb < 0) {
+		fprintf(stderr, "weightfs: readahead_kb=%d: expected a number of KiB >= 0\n", o.readahead_kb);
+		goto out;
+	}
+
+	raise_fd_limit();
+	struct wfs_open_options open_opts = {.warn = {warn_to_log, NULL}};
+	int rc = wfs_model_open(o.source, &open_opts, &model, &err);
+	if (rc == 0)
+		rc = wfs_namespace_build(model, layout, &open_opts.warn, &ns, &err);
+	if (rc < 0) {
+		print_problems(&err);
+		if (rc == -ENOMEM)
+			fprintf(stderr, "weightfs: out of memory\n");
+		status = rc == WFS_EINVALID ? EXIT_INVALID : rc == -ENOMEM ? EXIT_INTERNAL : EXIT_SOURCE;
+		goto out;
+	}
+
+	struct stat st;
+	if (stat(cmd.mountpoint, &st) < 0 || !S_ISDIR(st.st_mode) || !realpath(cmd.mountpoint, mountpoint)) {
+		fprintf(stderr, "weightfs: mountpoint %s: %s\n", cmd.mountpoint,
+			errno ? strerror(errno) : "not a directory");
+		status = EXIT_MOUNT;
+		goto out;
+	}
+	fuse_opt_add_arg(&args, "-oro,default_permissions,subtype=weightfs");
+	char *fsname = NULL;
+	if (fuse_opt_add_opt_escaped(&fsname, o.source) == 0) {
+		char *opt = malloc(strlen(fsname) + 16);
+		if (opt) {
+			sprintf(opt, "-ofsname=%s", fsname);
+			fuse_opt_add_arg(&args, opt);
+			free(opt);
+		}
+		free(fsname);
+	}
+	struct wfs_fs fs = {.model = model, .ns = ns, .uid = getuid(), .gid = getgid(), .splice = splice};
+	se = fuse_session_new(&args, &wfs_ll_ops, sizeof(wfs_ll_ops), &fs);
+	if (se == NULL)
+		goto out; /* libfuse printed why: almost always an unknown option */
+	if (fuse_set_signal_handlers(se) != 0) {
+		status = EXIT_INTERNAL;
+		goto out;
+	}
+	if (fuse_session_mount(se, mountpoint) != 0) {
+		status = EXIT_MOUNT;
+		goto out;
+	}
+
+	struct ready_args ready = {.mountpoint = mountpoint, .readahead_kb = o.readahead_kb, .ready_fd = -1};
+	if (!cmd.foreground && (rc = daemonize(&ready.ready_fd)) < 0) {
+		fprintf(stderr, "weightfs: fork: %s\n", strerror(-rc));
+		fuse_session_unmount(se);
+		status = EXIT_MOUNT;
+		goto out;
+	}
+	pthread_t tid;
+	if (pthread_create(&tid, NULL, ready_thread, &ready) == 0)
+		pthread_detach(tid);
+	rc = serve(se, &cmd);
+	fuse_session_unmount(se);
+	status = rc == 0 ? EXIT_OK : EXIT_INTERNAL;
+out:
+	if (se) {
+		fuse_remove_signal_handlers(se);
+		fuse_session_destroy(se);
+	}
+	wfs_namespace_free(ns);
+	wfs_model_free(model);
+	wfs_error_clear(&err);
+	free(cmd.mountpoint);
+	free(o.source);
+	free(o.layout);
+	free(o.io);
+	fuse_opt_free_args(&args);
+	return status;
+}

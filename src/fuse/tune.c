@@ -1,0 +1,68 @@
+/**
+ * @file tune.c
+ * Finds a mount's device in /proc/self/mountinfo (reading it sends no
+ * request to the filesystem, unlike stat) and writes its readahead.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tune.h"
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape(char *s)
+{
+	char *o = s;
+	for (char *p = s; *p; p++) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+		    p[3] >= '0' && p[3] <= '7') {
+			*o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+			p += 3;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+}
+
+int wfs_set_readahead(const char *mountpoint, int kb, char *why, size_t cap)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	if (f == NULL) {
+		snprintf(why, cap, "/proc/self/mountinfo: %s", strerror(errno));
+		return -errno;
+	}
+	char line[8192], dev[32] = "";
+	while (fgets(line, sizeof(line), f)) {
+		char majmin[32], point[4096];
+		if (sscanf(line, "%*s %*s %31s %*s %4095s", majmin, point) != 2)
+			continue;
+		unescape(point);
+		if (strcmp(point, mountpoint) == 0)
+			snprintf(dev, sizeof(dev), "%s", majmin); /* the last mount there is ours */
+	}
+	fclose(f);
+	if (dev[0] == '\0') {
+		snprintf(why, cap, "%s is not in /proc/self/mountinfo", mountpoint);
+		return -ENOENT;
+	}
+	char path[96];
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(why, cap, "%s: %s", path, strerror(e));
+		return -e;
+	}
+	char value[16];
+	int len = snprintf(value, sizeof(value), "%d\n", kb);
+	int rc = 0;
+	if (write(fd, value, (size_t)len) != len) {
+		rc = -errno;
+		snprintf(why, cap, "%s: %s", path, strerror(errno));
+	}
+	close(fd);
+	return rc;
+}

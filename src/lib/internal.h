@@ -1,0 +1,122 @@
+/**
+ * @file internal.h
+ * Helpers shared by the library's source files; not installed.
+ */
+#ifndef WEIGHTFS_INTERNAL_H
+#define WEIGHTFS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "weightfs/model.h"
+
+/* ---- growable arrays ---------------------------------------------------- */
+
+/** Makes room for @p extra more elements of @p elem bytes in *items. 0 or -ENOMEM. */
+int wfs_grow(void **items, size_t *cap, size_t count, size_t extra, size_t elem);
+
+#define WFS_GROW(items, cap, count, extra) \
+	wfs_grow((void **)&(items), &(cap), (count), (extra), sizeof(*(items)))
+
+/* ---- the model's string arena ------------------------------------------ */
+
+/** Copies @p len bytes plus a terminating NUL into the arena. */
+int wfs_arena_add(struct wfs_model *m, const char *s, size_t len, struct wfs_str *out);
+
+/** Appends formatted text to the arena as one string. */
+int wfs_arena_printf(struct wfs_model *m, struct wfs_str *out, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- JSON ----------------------------------------------------------------- */
+
+enum wfs_json_kind {
+	WFS_JSON_HEADER, /**< a safetensors header: numbers must be plain u64 */
+	WFS_JSON_INDEX,  /**< an index: any numbers */
+};
+
+/**
+ * Parses @p text as one JSON object with json-c (strict, UTF-8 validated,
+ * nesting at most WFS_JSON_MAX_DEPTH) and rejects what json-c lets through:
+ * duplicate keys, keys with NUL bytes, and (headers) "-0" and integers of
+ * 2^64 or more. Problems are added to @p err prefixed with @p label.
+ * Returns 0 with *out set, or WFS_EINVALID.
+ */
+#define WFS_JSON_MAX_DEPTH 64
+int wfs_json_parse(const char *label, const char *text, size_t len,
+		   enum wfs_json_kind kind, struct json_object **out,
+		   struct wfs_error *err);
+
+/* ---- messages ------------------------------------------------------------ */
+
+/**
+ * Quotes an untrusted name for a message: printable bytes as they are,
+ * others as \xNN, cut to about 120 bytes with "...". @p out holds
+ * WFS_QUOTE_MAX bytes and is returned.
+ */
+#define WFS_QUOTE_MAX 512
+const char *wfs_quote(const char *s, size_t len, char *out);
+
+/* ---- safetensors ---------------------------------------------------------- */
+
+/** The reference implementation's limit on the header length. */
+#define WFS_MAX_HEADER_LEN 100000000ULL
+
+/**
+ * Validates the header of one safetensors file and appends its tensors (and
+ * __metadata__) to @p m as belonging to shard @p shard. @p header holds the
+ * @p header_len bytes that follow the 8-byte length; @p file_size is the
+ * whole file's size. Returns 0 or WFS_EINVALID (or -ENOMEM).
+ */
+int wfs_st_parse_header(struct wfs_model *m, uint32_t shard, const char *label, const struct wfs_warn *warn,
+			const char *header, size_t header_len, uint64_t file_size,
+			struct wfs_error *err);
+
+/**
+ * Checks the 8-byte length prefix of a safetensors file of @p file_size
+ * bytes; sets *header_len. 0 or WFS_EINVALID.
+ */
+int wfs_st_check_prefix(const char *label, const uint8_t prefix[8], uint64_t file_size,
+			uint64_t *header_len, struct wfs_error *err);
+
+/* ---- index ---------------------------------------------------------------- */
+
+struct wfs_index_entry {
+	struct wfs_str tensor; /**< in the model arena */
+	uint32_t shard;        /**< index into wfs_index.shards */
+};
+
+struct wfs_index {
+	struct wfs_str *shards; /**< distinct shard paths, sorted */
+	size_t nshards;
+	struct wfs_index_entry *entries;
+	size_t nentries;
+};
+
+/**
+ * Parses an index JSON: weight_map (validated shard paths) into @p idx,
+ * metadata into m->index_meta. 0, WFS_EINVALID or -ENOMEM.
+ */
+int wfs_index_parse(struct wfs_model *m, const char *label, const char *text,
+		    size_t len, struct wfs_index *idx, struct wfs_error *err);
+
+void wfs_index_release(struct wfs_index *idx);
+
+/** True when @p path is a relative path that stays inside the model directory. */
+bool wfs_shard_path_ok(const char *path, size_t len);
+
+/* ---- model assembly ------------------------------------------------------ */
+
+/** Sorts the tensors by name and reports names found in two shards. */
+int wfs_model_finish(struct wfs_model *m, struct wfs_error *err);
+
+/** Lists the model directory's other files into m->extras, skipping @p skip paths. */
+int wfs_extras_scan(struct wfs_model *m, const struct wfs_str *skip, size_t nskip,
+		    const struct wfs_warn *warn, struct wfs_error *err);
+
+void wfs_warnf(const struct wfs_warn *warn, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,419 @@
+/**
+ * @file json.c
+ * Strict JSON for untrusted headers and indexes.
+ *
+ * json-c builds the tree, but it silently keeps the last of two equal keys,
+ * reads "-0" as 0 and clamps integers of 2^64 and more. So after json-c has
+ * accepted the text, a second pass over the raw bytes (a small scanner that
+ * never reads past the end, whatever the input) decodes every key, reports
+ * duplicates and NUL bytes in keys, and, in headers, the integer spellings
+ * json-c cannot tell apart. Messages name the tensor (header) or the
+ * top-level key (index) they are about.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct key_ref {
+	size_t off;
+	size_t len;
+};
+
+struct scanner {
+	const char *p;
+	const char *end;
+	const char *label;
+	enum wfs_json_kind kind;
+	struct wfs_error *err;
+	char *keys; /* decoded keys of the objects currently open */
+	size_t keys_len, keys_cap;
+	struct key_ref *refs;
+	size_t nrefs, refs_cap;
+	size_t path[2]; /* refs index of the current key at depths 0 and 1 */
+	int depth;
+	int rc;
+};
+
+/* Describes where the scanner is: "tensor \"x\": shape: " and the like. */
+static void where(const struct scanner *s, int levels, char *buf, size_t cap)
+{
+	char q[WFS_QUOTE_MAX];
+	size_t o = 0;
+	buf[0] = '\0';
+	for (int d = 0; d < levels && d < 2 && o < cap; d++) {
+		const struct key_ref *k = &s->refs[s->path[d]];
+		const char *name = s->keys + k->off;
+		if (d == 0 && s->kind == WFS_JSON_HEADER &&
+		    !(k->len == 12 && memcmp(name, "__metadata__", 12) == 0))
+			o += (size_t)snprintf(buf + o, cap - o, "tensor %s: ", wfs_quote(name, k->len, q));
+		else if (d == 0 && s->kind == WFS_JSON_HEADER)
+			o += (size_t)snprintf(buf + o, cap - o, "__metadata__: ");
+		else
+			o += (size_t)snprintf(buf + o, cap - o, "%.*s: ", (int)(k->len > 64 ? 64 : k->len), name);
+	}
+}
+
+static void problem(struct scanner *s, int levels, const char *fmt, const char *arg)
+{
+	char ctx[2 * WFS_QUOTE_MAX];
+	where(s, levels, ctx, sizeof(ctx));
+	wfs_error_add(s->err, "%s: %s%s%s", s->label, ctx, fmt, arg);
+	s->rc = WFS_EINVALID;
+}
+
+static void skip_ws(struct scanner *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool read_u16(struct scanner *s, unsigned *out)
+{
+	if (s->end - s->p < 4)
+		return false;
+	unsigned v = 0;
+	for (int i = 0; i < 4; i++) {
+		int h = hexval(s->p[i]);
+		if (h < 0)
+			return false;
+		v = v * 16 + (unsigned)h;
+	}
+	s->p += 4;
+	*out = v;
+	return true;
+}
+
+static bool put_byte(struct scanner *s, char c)
+{
+	if (WFS_GROW(s->keys, s->keys_cap, s->keys_len, 1) < 0)
+		return false;
+	s->keys[s->keys_len++] = c;
+	return true;
+}
+
+static bool put_utf8(struct scanner *s, unsigned cp)
+{
+	if (cp < 0x80)
+		return put_byte(s, (char)cp);
+	if (cp < 0x800)
+		return put_byte(s, (char)(0xc0 | (cp >> 6))) && put_byte(s, (char)(0x80 | (cp & 0x3f)));
+	if (cp < 0x10000)
+		return put_byte(s, (char)(0xe0 | (cp >> 12))) &&
+		       put_byte(s, (char)(0x80 | ((cp >> 6) & 0x3f))) &&
+		       put_byte(s, (char)(0x80 | (cp & 0x3f)));
+	return put_byte(s, (char)(0xf0 | (cp >> 18))) &&
+	       put_byte(s, (char)(0x80 | ((cp >> 12) & 0x3f))) &&
+	       put_byte(s, (char)(0x80 | ((cp >> 6) & 0x3f))) &&
+	       put_byte(s, (char)(0x80 | (cp & 0x3f)));
+}
+
+/* Scans a string at s->p ('"'); when decode, appends its bytes to s->keys. */
+static bool scan_string(struct scanner *s, bool decode)
+{
+	s->p++; /* opening quote */
+	while (s->p < s->end) {
+		char c = *s->p++;
+		if (c == '"')
+			return true;
+		if (c != '\\') {
+			if (decode && !put_byte(s, c))
+				return false;
+			continue;
+		}
+		if (s->p >= s->end)
+			return false;
+		char e = *s->p++;
+		unsigned cp;
+		switch (e) {
+		case '"': cp = '"'; break;
+		case '\\': cp = '\\'; break;
+		case '/': cp = '/'; break;
+		case 'b': cp = '\b'; break;
+		case 'f': cp = '\f'; break;
+		case 'n': cp = '\n'; break;
+		case 'r': cp = '\r'; break;
+		case 't': cp = '\t'; break;
+		case 'u':
+			if (!read_u16(s, &cp))
+				return false;
+			if (cp >= 0xd800 && cp < 0xdc00 && s->end - s->p >= 6 &&
+			    s->p[0] == '\\' && s->p[1] == 'u') {
+				const char *save = s->p;
+				unsigned lo;
+				s->p += 2;
+				if (read_u16(s, &lo) && lo >= 0xdc00 && lo < 0xe000)
+					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				else
+					s->p = save;
+			}
+			break;
+		default:
+			return false;
+		}
+		if (decode && !put_utf8(s, cp))
+			return false;
+	}
+	return false;
+}
+
+/* Checks a number's spelling where json-c cannot: "-0" and integers >= 2^64. */
+static bool scan_number(struct scanner *s)
+{
+	const char *start = s->p;
+	bool negative = false, integer = true;
+	if (*s->p == '-') {
+		negative = true;
+		s->p++;
+	}
+	const char *digits = s->p;
+	while (s->p < s->end && ((*s->p >= '0' && *s->p <= '9') || *s->p == '.' ||
+				 *s->p == 'e' || *s->p == 'E' || *s->p == '+' || *s->p == '-')) {
+		if (*s->p < '0' || *s->p > '9')
+			integer = false;
+		s->p++;
+	}
+	if (s->p == digits)
+		return false;
+	if (s->kind != WFS_JSON_HEADER || !integer)
+		return true; /* json-c's tree tells negatives and fractions apart */
+
+	char lexeme[48];
+	size_t len = (size_t)(s->p - start);
+	snprintf(lexeme, sizeof(lexeme), "%.*s%s", (int)(len > 40 ? 40 : len), start, len > 40 ? "..." : "");
+	if (negative) {
+		bool zero = true;
+		for (const char *q = digits; q < s->p; q++)
+			zero &= *q == '0';
+		if (zero) {
+			problem(s, s->depth, lexeme, " is not a non-negative integer");
+		}
+		return true;
+	}
+	uint64_t v = 0;
+	for (const char *q = digits; q < s->p; q++) {
+		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(*q - '0'), &v)) {
+			problem(s, s->depth, lexeme, " does not fit in 64 bits");
+			break;
+		}
+	}
+	return true;
+}
+
+static bool scan_value(struct scanner *s);
+
+static int compare_keys(const void *a, const void *b, void *keys)
+{
+	const struct key_ref *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp((char *)keys + x->off, (char *)keys + y->off, n);
+	if (c)
+		return c;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+static void check_duplicates(struct scanner *s, size_t first)
+{
+	size_t n = s->nrefs - first;
+	if (n < 2)
+		return;
+	/* Sorting reorders refs, so the path indices into this range go stale;
+	 * they are not used again for this object. */
+	qsort_r(s->refs + first, n, sizeof(*s->refs), compare_keys, s->keys);
+	char q[WFS_QUOTE_MAX];
+	for (size_t i = first + 1; i < s->nrefs; i++) {
+		if (compare_keys(&s->refs[i - 1], &s->refs[i], s->keys) == 0 &&
+		    (i + 1 == s->nrefs || compare_keys(&s->refs[i], &s->refs[i + 1], s->keys) != 0)) {
+			char msg[WFS_QUOTE_MAX + 32];
+			snprintf(msg, sizeof(msg), "duplicate key %s",
+				 wfs_quote(s->keys + s->refs[i].off, s->refs[i].len, q));
+			problem(s, s->depth, msg, "");
+		}
+	}
+}
+
+static bool scan_object(struct scanner *s)
+{
+	s->p++; /* '{' */
+	size_t first = s->nrefs;
+	size_t keys_mark = s->keys_len;
+	skip_ws(s);
+	if (s->p < s->end && *s->p == '}') {
+		s->p++;
+		return true;
+	}
+	for (;;) {
+		skip_ws(s);
+		if (s->p >= s->end || *s->p != '"')
+			return false;
+		size_t off = s->keys_len;
+		if (!scan_string(s, true))
+			return false;
+		if (WFS_GROW(s->refs, s->refs_cap, s->nrefs, 1) < 0)
+			return false;
+		struct key_ref *k = &s->refs[s->nrefs++];
+		k->off = off;
+		k->len = s->keys_len - off;
+		if (memchr(s->keys + k->off, '\0', k->len)) {
+			char q[WFS_QUOTE_MAX];
+			char msg[WFS_QUOTE_MAX + 32];
+			snprintf(msg, sizeof(msg), "key %s contains a NUL byte", wfs_quote(s->keys + k->off, k->len, q));
+			problem(s, s->depth, msg, "");
+		}
+		if (s->depth < 2)
+			s->path[s->depth] = s->nrefs - 1;
+		skip_ws(s);
+		if (s->p >= s->end || *s->p++ != ':')
+			return false;
+		s->depth++;
+		bool ok = scan_value(s);
+		s->depth--;
+		if (!ok)
+			return false;
+		skip_ws(s);
+		if (s->p >= s->end)
+			return false;
+		char c = *s->p++;
+		if (c == '}')
+			break;
+		if (c != ',')
+			return false;
+	}
+	check_duplicates(s, first);
+	s->nrefs = first;
+	s->keys_len = keys_mark;
+	return true;
+}
+
+static bool scan_array(struct scanner *s)
+{
+	s->p++; /* '[' */
+	skip_ws(s);
+	if (s->p < s->end && *s->p == ']') {
+		s->p++;
+		return true;
+	}
+	for (;;) {
+		if (!scan_value(s))
+			return false;
+		skip_ws(s);
+		if (s->p >= s->end)
+			return false;
+		char c = *s->p++;
+		if (c == ']')
+			return true;
+		if (c != ',')
+			return false;
+	}
+}
+
+static bool scan_literal(struct scanner *s, const char *word)
+{
+	size_t n = strlen(word);
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+		return false;
+	s->p += n;
+	return true;
+}
+
+static bool scan_value(struct scanner *s)
+{
+	if (s->depth > WFS_JSON_MAX_DEPTH)
+		return false;
+	skip_ws(s);
+	if (s->p >= s->end)
+		return false;
+	switch (*s->p) {
+	case '{': return scan_object(s);
+	case '[': return scan_array(s);
+	case '"': return scan_string(s, false);
+	case 't': return scan_literal(s, "true");
+	case 'f': return scan_literal(s, "false");
+	case 'n': return scan_literal(s, "null");
+	default: return scan_number(s);
+	}
+}
+
+static const char *what(enum wfs_json_kind kind)
+{
+	return kind == WFS_JSON_HEADER ? "header" : "index";
+}
+
+int wfs_json_parse(const char *label, const char *text, size_t len,
+		   enum wfs_json_kind kind, struct json_object **out,
+		   struct wfs_error *err)
+{
+	*out = NULL;
+	if (len > INT32_MAX) {
+		wfs_error_add(err, "%s: %s is too large", label, what(kind));
+		return WFS_EINVALID;
+	}
+	struct json_tokener *tok = json_tokener_new_ex(WFS_JSON_MAX_DEPTH);
+	if (tok == NULL)
+		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	struct json_object *root = json_tokener_parse_ex(tok, text, (int)len);
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	size_t end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+
+	if (root == NULL || jerr != json_tokener_success) {
+		json_object_put(root);
+		if (jerr == json_tokener_error_depth)
+			wfs_error_add(err, "%s: %s is not valid JSON: nested more than %d levels deep",
+				      label, what(kind), WFS_JSON_MAX_DEPTH);
+		else if (jerr == json_tokener_error_parse_utf8_string)
+			wfs_error_add(err, "%s: %s is not valid UTF-8 (near byte %zu)", label, what(kind), end);
+		else if (jerr == json_tokener_continue)
+			wfs_error_add(err, "%s: %s is not valid JSON: it ends too early", label, what(kind));
+		else
+			wfs_error_add(err, "%s: %s is not valid JSON: %s at byte %zu", label, what(kind),
+				      json_tokener_error_desc(jerr), end);
+		return WFS_EINVALID;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
+		wfs_error_add(err, "%s: %s is not a JSON object", label, what(kind));
+		return WFS_EINVALID;
+	}
+	for (size_t i = end; i < len; i++) {
+		char c = text[i];
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+			json_object_put(root);
+			wfs_error_add(err, "%s: unexpected bytes after the %s's JSON object (at byte %zu)",
+				      label, what(kind), i);
+			return WFS_EINVALID;
+		}
+	}
+
+	struct scanner s = {
+		.p = text, .end = text + end, .label = label, .kind = kind, .err = err,
+	};
+	skip_ws(&s);
+	bool ok = s.p < s.end && *s.p == '{' && scan_value(&s);
+	free(s.keys);
+	free(s.refs);
+	if (!ok && s.rc == 0) {
+		/* json-c accepted what the scanner could not follow, or memory ran out. */
+		wfs_error_add(err, "%s: %s could not be checked (out of memory or unusual JSON)", label, what(kind));
+		s.rc = WFS_EINVALID;
+	}
+	if (s.rc < 0) {
+		json_object_put(root);
+		return s.rc;
+	}
+	*out = root;
+	return 0;
+}

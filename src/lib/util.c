@@ -1,0 +1,69 @@
+/**
+ * @file util.c
+ * Growable arrays and the model's string arena.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int wfs_grow(void **items, size_t *cap, size_t count, size_t extra, size_t elem)
+{
+	size_t need;
+	if (__builtin_add_overflow(count, extra, &need))
+		return -ENOMEM;
+	if (need <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap : 16;
+	while (ncap < need)
+		if (__builtin_mul_overflow(ncap, 2, &ncap))
+			return -ENOMEM;
+	size_t bytes;
+	if (__builtin_mul_overflow(ncap, elem, &bytes))
+		return -ENOMEM;
+	void *p = realloc(*items, bytes);
+	if (p == NULL)
+		return -ENOMEM;
+	*items = p;
+	*cap = ncap;
+	return 0;
+}
+
+int wfs_arena_add(struct wfs_model *m, const char *s, size_t len, struct wfs_str *out)
+{
+	size_t need;
+	if (__builtin_add_overflow(len, 1, &need))
+		return -ENOMEM;
+	int rc = wfs_grow((void **)&m->arena, &m->arena_cap, m->arena_len, need, 1);
+	if (rc < 0)
+		return rc;
+	if (len)
+		memcpy(m->arena + m->arena_len, s, len);
+	m->arena[m->arena_len + len] = '\0';
+	out->off = m->arena_len;
+	out->len = len;
+	m->arena_len += need;
+	return 0;
+}
+
+int wfs_arena_printf(struct wfs_model *m, struct wfs_str *out, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	int rc = wfs_grow((void **)&m->arena, &m->arena_cap, m->arena_len, (size_t)n + 1, 1);
+	if (rc < 0)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(m->arena + m->arena_len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	out->off = m->arena_len;
+	out->len = (size_t)n;
+	m->arena_len += (size_t)n + 1;
+	return 0;
+}

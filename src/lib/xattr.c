@@ -1,0 +1,143 @@
+/**
+ * @file xattr.c
+ * Extended attributes: what each node says about itself, as plain text.
+ *
+ * Names are produced by one enumerator (for_each_xattr) that both listxattr
+ * and getxattr walk, so the two can never disagree about which names exist.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "weightfs/xattr.h"
+
+struct attr {
+	const char *prefix;    /* "user.dtype", or "user.metadata." followed by key */
+	const char *key;       /* NULL, or the key after the prefix */
+	size_t key_len;
+	const char *value;
+	size_t value_len;
+};
+
+/* Calls fn for each attribute of the node until it returns non-zero. */
+static int for_each_xattr(const struct wfs_model *m, const struct wfs_namespace *ns, uint32_t node,
+			  int (*fn)(const struct attr *a, void *ctx), void *ctx)
+{
+	const struct wfs_node *n = &ns->nodes[node];
+	char num[2][24];
+	int rc;
+#define EMIT(name, val, len)                                                         \
+	do {                                                                          \
+		struct attr a_ = {(name), NULL, 0, (val), (len)};                     \
+		if ((rc = fn(&a_, ctx)) != 0)                                         \
+			return rc;                                                    \
+	} while (0)
+
+	if (n->kind == WFS_NODE_TENSOR) {
+		const struct wfs_tensor *t = &m->tensors[n->ref];
+		const struct wfs_str shard = m->shards[t->shard].name;
+		const char *dtype = wfs_dtype_name(t->dtype);
+		int len = snprintf(num[0], sizeof(num[0]), "%" PRIu64, t->offset);
+		EMIT("user.dtype", dtype, strlen(dtype));
+		EMIT("user.shape", wfs_model_str(m, t->shape_text), t->shape_text.len);
+		EMIT("user.name", wfs_model_str(m, t->name), t->name.len);
+		EMIT("user.shard", wfs_model_str(m, shard), shard.len);
+		EMIT("user.offset", num[0], (size_t)len);
+		return 0;
+	}
+	if (n->kind != WFS_NODE_DIR)
+		return 0;
+	int l0 = snprintf(num[0], sizeof(num[0]), "%" PRIu32, n->ntensors);
+	int l1 = snprintf(num[1], sizeof(num[1]), "%" PRIu64, n->nbytes);
+	EMIT("user.tensors", num[0], (size_t)l0);
+	EMIT("user.nbytes", num[1], (size_t)l1);
+	if (node != 0)
+		return 0;
+	EMIT("user.format", "safetensors", strlen("safetensors"));
+	for (size_t i = 0; i < m->nmetadata; i++) {
+		const struct wfs_kv *kv = &m->metadata[i];
+		struct attr a = {"user.metadata.", wfs_model_str(m, kv->key), kv->key.len,
+				 wfs_model_str(m, kv->value), kv->value.len};
+		if ((rc = fn(&a, ctx)) != 0)
+			return rc;
+	}
+	for (size_t i = 0; i < m->nindex_meta; i++) {
+		const struct wfs_kv *kv = &m->index_meta[i];
+		struct attr a = {"user.index.", wfs_model_str(m, kv->key), kv->key.len,
+				 wfs_model_str(m, kv->value), kv->value.len};
+		if ((rc = fn(&a, ctx)) != 0)
+			return rc;
+	}
+#undef EMIT
+	return 0;
+}
+
+struct list_ctx {
+	char *buf;
+	size_t size;
+	size_t len;
+};
+
+static int list_one(const struct attr *a, void *ctx)
+{
+	struct list_ctx *c = ctx;
+	size_t plen = strlen(a->prefix);
+	size_t need = plen + a->key_len + 1;
+	if (c->size && c->len + need <= c->size) {
+		memcpy(c->buf + c->len, a->prefix, plen);
+		if (a->key_len)
+			memcpy(c->buf + c->len + plen, a->key, a->key_len);
+		c->buf[c->len + need - 1] = '\0';
+	}
+	c->len += need;
+	return 0;
+}
+
+ssize_t wfs_xattr_list(const struct wfs_model *m, const struct wfs_namespace *ns,
+		       uint32_t node, char *buf, size_t size)
+{
+	if (node >= ns->nnodes)
+		return -ENOENT;
+	struct list_ctx c = {buf, size, 0};
+	for_each_xattr(m, ns, node, list_one, &c);
+	if (size && c.len > size)
+		return -ERANGE;
+	return (ssize_t)c.len;
+}
+
+struct get_ctx {
+	const char *name;
+	size_t name_len;
+	char *buf;
+	size_t size;
+	ssize_t result;
+};
+
+/* Copies the value while it exists: numbers live on for_each_xattr's stack. */
+static int get_one(const struct attr *a, void *ctx)
+{
+	struct get_ctx *c = ctx;
+	size_t plen = strlen(a->prefix);
+	if (c->name_len != plen + a->key_len || memcmp(c->name, a->prefix, plen) != 0 ||
+	    (a->key_len && memcmp(c->name + plen, a->key, a->key_len) != 0))
+		return 0;
+	if (c->size == 0)
+		c->result = (ssize_t)a->value_len;
+	else if (a->value_len > c->size)
+		c->result = -ERANGE;
+	else {
+		memcpy(c->buf, a->value, a->value_len);
+		c->result = (ssize_t)a->value_len;
+	}
+	return 1;
+}
+
+ssize_t wfs_xattr_get(const struct wfs_model *m, const struct wfs_namespace *ns,
+		      uint32_t node, const char *name, char *buf, size_t size)
+{
+	if (node >= ns->nnodes)
+		return -ENOENT;
+	struct get_ctx c = {name, strlen(name), buf, size, -ENODATA};
+	for_each_xattr(m, ns, node, get_one, &c);
+	return c.result;
+}

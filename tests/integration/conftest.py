@@ -1,0 +1,86 @@
+"""Fixtures for the weightfs integration tests.
+
+These tests mount for real. A missing binary, a missing /dev/fuse or a mount
+that fails is a loud failure, never a skip.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import mounting
+
+MAKE_SAMPLE_MODEL = mounting.REPO / "contrib" / "make-sample-model.py"
+
+
+@pytest.fixture(scope="session")
+def weightfs_bin():
+    binary = mounting.weightfs_binary()
+    if not (binary.is_file() and os.access(binary, os.X_OK)):
+        pytest.fail(f"weightfs binary {binary} is missing or not executable: "
+                    "build it (meson setup build && meson compile -C build) "
+                    "or set WEIGHTFS_BIN")
+    if not os.path.exists("/dev/fuse"):
+        pytest.fail("/dev/fuse is missing: these tests must be able to mount")
+    return binary
+
+
+@pytest.fixture
+def new_mountpoint(tmp_path):
+    """Factory of fresh empty directories to mount on."""
+    count = 0
+
+    def make():
+        nonlocal count
+        count += 1
+        path = tmp_path / f"mnt{count}"
+        path.mkdir()
+        return path
+    return make
+
+
+@pytest.fixture
+def mount_process(weightfs_bin, new_mountpoint):
+    """mount_process(source, *opts, foreground=False) -> started Mount.
+    Every mount is unmounted when the test ends, whatever happened."""
+    mounts = []
+
+    def start(source, *opts, foreground=False):
+        m = mounting.Mount(weightfs_bin, source, new_mountpoint(), opts, foreground)
+        mounts.append(m)
+        m.start()
+        return m
+    yield start
+    for m in reversed(mounts):
+        m.stop()
+
+
+@pytest.fixture
+def mount(mount_process):
+    """mount(source, *opts, foreground=False) -> mountpoint Path."""
+    return lambda source, *opts, foreground=False: \
+        mount_process(source, *opts, foreground=foreground).mountpoint
+
+
+@pytest.fixture
+def run_weightfs(weightfs_bin, tmp_path):
+    """run_weightfs(*args) -> CompletedProcess (text stdout/stderr).
+    Anything it mounted below tmp_path is unmounted afterwards."""
+    yield lambda *args, **kw: mounting.run(weightfs_bin, *args, **kw)
+    for path in tmp_path.iterdir():
+        mounting.unmount(path)
+
+
+def make_sample_model(outdir, *args):
+    subprocess.run([sys.executable, str(MAKE_SAMPLE_MODEL), str(outdir), *args],
+                   check=True, timeout=60)
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def llama_dir(tmp_path_factory):
+    """The sample Llama model of contrib/make-sample-model.py (do not modify:
+    copy it with shutil.copytree first)."""
+    return make_sample_model(tmp_path_factory.mktemp("llama") / "model")
