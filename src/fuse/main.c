@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,8 @@ enum exit_code {
 
 struct options {
 	char *source;
+	char *mountpoint;
+	int has_fsname;
 	char *layout;
 	char *io;
 	int readahead_kb;
@@ -69,11 +72,22 @@ static int option_proc(void *data, const char *arg, int key, struct fuse_args *a
 		o->version = 1;
 		return 0;
 	case FUSE_OPT_KEY_NONOPT:
+		/* Both positional arguments are ours: fuse_parse_cmdline would
+		 * reject a missing mountpoint as a usage error, not a mount error. */
 		if (o->source == NULL) {
 			o->source = strdup(arg);
 			return 0;
 		}
-		return 1; /* the mountpoint, for fuse_parse_cmdline */
+		if (o->mountpoint == NULL) {
+			o->mountpoint = strdup(arg);
+			return 0;
+		}
+		fprintf(stderr, "weightfs: unexpected argument %s\n", arg);
+		return -1;
+	case FUSE_OPT_KEY_OPT:
+		if (strncmp(arg, "fsname=", 7) == 0)
+			o->has_fsname = 1;
+		return 1;
 	default:
 		return 1;
 	}
@@ -257,7 +271,7 @@ int main(int argc, char *argv[])
 	}
 	if (fuse_parse_cmdline(&args, &cmd) != 0)
 		goto out;
-	if (o.source == NULL || cmd.mountpoint == NULL) {
+	if (o.source == NULL || o.mountpoint == NULL) {
 		fprintf(stderr, "weightfs: missing %s\nusage: %s [options] SOURCE MOUNTPOINT (see --help)\n",
 			o.source ? "MOUNTPOINT" : "SOURCE and MOUNTPOINT", argv[0]);
 		goto out;
@@ -290,15 +304,17 @@ int main(int argc, char *argv[])
 	}
 
 	struct stat st;
-	if (stat(cmd.mountpoint, &st) < 0 || !S_ISDIR(st.st_mode) || !realpath(cmd.mountpoint, mountpoint)) {
-		fprintf(stderr, "weightfs: mountpoint %s: %s\n", cmd.mountpoint,
+	errno = 0;
+	if (stat(o.mountpoint, &st) < 0 || !S_ISDIR(st.st_mode) || !realpath(o.mountpoint, mountpoint)) {
+		fprintf(stderr, "weightfs: mountpoint %s: %s\n", o.mountpoint,
 			errno ? strerror(errno) : "not a directory");
 		status = EXIT_MOUNT;
 		goto out;
 	}
 	fuse_opt_add_arg(&args, "-oro,default_permissions,subtype=weightfs");
-	char *fsname = NULL;
-	if (fuse_opt_add_opt_escaped(&fsname, o.source) == 0) {
+	char *fsname = NULL, source_abs[PATH_MAX];
+	if (!o.has_fsname &&
+	    fuse_opt_add_opt_escaped(&fsname, realpath(o.source, source_abs) ? source_abs : o.source) == 0) {
 		char *opt = malloc(strlen(fsname) + 16);
 		if (opt) {
 			sprintf(opt, "-ofsname=%s", fsname);
@@ -332,7 +348,8 @@ int main(int argc, char *argv[])
 		pthread_detach(tid);
 	rc = serve(se, &cmd);
 	fuse_session_unmount(se);
-	status = rc == 0 ? EXIT_OK : EXIT_INTERNAL;
+	/* The loop returns the signal that ended it: SIGTERM/SIGINT/SIGHUP are a clean exit. */
+	status = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? EXIT_OK : EXIT_INTERNAL;
 out:
 	if (se) {
 		fuse_remove_signal_handlers(se);
@@ -342,6 +359,7 @@ out:
 	wfs_model_free(model);
 	wfs_error_clear(&err);
 	free(cmd.mountpoint);
+	free(o.mountpoint);
 	free(o.source);
 	free(o.layout);
 	free(o.io);

@@ -33,6 +33,7 @@ struct scanner {
 	size_t nrefs, refs_cap;
 	size_t path[2]; /* refs index of the current key at depths 0 and 1 */
 	int depth;
+	bool quiet; /* only find where the value ends */
 	int rc;
 };
 
@@ -57,6 +58,8 @@ static void where(const struct scanner *s, int levels, char *buf, size_t cap)
 
 static void problem(struct scanner *s, int levels, const char *fmt, const char *arg)
 {
+	if (s->quiet)
+		return;
 	char ctx[2 * WFS_QUOTE_MAX];
 	where(s, levels, ctx, sizeof(ctx));
 	wfs_error_add(s->err, "%s: %s%s%s", s->label, ctx, fmt, arg);
@@ -351,6 +354,64 @@ static const char *what(enum wfs_json_kind kind)
 	return kind == WFS_JSON_HEADER ? "header" : "index";
 }
 
+/*
+ * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
+ * U+10FFFF. json-c's own check lets the first two through. Returns the
+ * offset of the first bad byte, or len.
+ */
+static size_t utf8_valid_prefix(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		unsigned lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			n = 2;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 3;
+			if (c == 0xe0)
+				lo = 0xa0; /* overlong */
+			if (c == 0xed)
+				hi = 0x9f; /* surrogates */
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 4;
+			if (c == 0xf0)
+				lo = 0x90;
+			if (c == 0xf4)
+				hi = 0x8f; /* above U+10FFFF */
+		} else {
+			return i;
+		}
+		if (len - i < n || s[i + 1] < lo || s[i + 1] > hi)
+			return i;
+		for (size_t k = 2; k < n; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return i;
+		i += n;
+	}
+	return len;
+}
+
+/* Walks the text once: quietly to find where the top-level object ends, or reporting. */
+static bool scan(const char *label, const char *text, size_t len, enum wfs_json_kind kind,
+		 bool quiet, struct wfs_error *err, size_t *end, int *rc)
+{
+	struct scanner s = {
+		.p = text, .end = text + len, .label = label, .kind = kind, .err = err, .quiet = quiet,
+	};
+	skip_ws(&s);
+	bool ok = s.p < s.end && *s.p == '{' && scan_value(&s);
+	free(s.keys);
+	free(s.refs);
+	*end = (size_t)(s.p - text);
+	*rc = s.rc;
+	return ok;
+}
+
 int wfs_json_parse(const char *label, const char *text, size_t len,
 		   enum wfs_json_kind kind, struct json_object **out,
 		   struct wfs_error *err)
@@ -360,27 +421,45 @@ int wfs_json_parse(const char *label, const char *text, size_t len,
 		wfs_error_add(err, "%s: %s is too large", label, what(kind));
 		return WFS_EINVALID;
 	}
+	size_t bad = utf8_valid_prefix((const unsigned char *)text, len);
+	if (bad < len) {
+		wfs_error_add(err, "%s: %s is not valid UTF-8 (at byte %zu)", label, what(kind), bad);
+		return WFS_EINVALID;
+	}
+	/* Where the object ends, so that bytes after it get their own message
+	 * (json-c's strict mode calls them an "unexpected character"). */
+	size_t end = len;
+	int rc;
+	if (scan(label, text, len, kind, true, NULL, &end, &rc)) {
+		for (size_t i = end; i < len; i++) {
+			if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r') {
+				wfs_error_add(err, "%s: unexpected bytes after the %s's JSON object (at byte %zu)",
+					      label, what(kind), i);
+				return WFS_EINVALID;
+			}
+		}
+	} else {
+		end = len;
+	}
+
 	struct json_tokener *tok = json_tokener_new_ex(WFS_JSON_MAX_DEPTH);
 	if (tok == NULL)
 		return -ENOMEM;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	struct json_object *root = json_tokener_parse_ex(tok, text, (int)len);
+	struct json_object *root = json_tokener_parse_ex(tok, text, (int)end);
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
-	size_t end = json_tokener_get_parse_end(tok);
+	size_t at = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
-
 	if (root == NULL || jerr != json_tokener_success) {
 		json_object_put(root);
 		if (jerr == json_tokener_error_depth)
 			wfs_error_add(err, "%s: %s is not valid JSON: nested more than %d levels deep",
 				      label, what(kind), WFS_JSON_MAX_DEPTH);
-		else if (jerr == json_tokener_error_parse_utf8_string)
-			wfs_error_add(err, "%s: %s is not valid UTF-8 (near byte %zu)", label, what(kind), end);
-		else if (jerr == json_tokener_continue)
+		else if (jerr == json_tokener_continue || jerr == json_tokener_success)
 			wfs_error_add(err, "%s: %s is not valid JSON: it ends too early", label, what(kind));
 		else
 			wfs_error_add(err, "%s: %s is not valid JSON: %s at byte %zu", label, what(kind),
-				      json_tokener_error_desc(jerr), end);
+				      json_tokener_error_desc(jerr), at);
 		return WFS_EINVALID;
 	}
 	if (!json_object_is_type(root, json_type_object)) {
@@ -388,31 +467,14 @@ int wfs_json_parse(const char *label, const char *text, size_t len,
 		wfs_error_add(err, "%s: %s is not a JSON object", label, what(kind));
 		return WFS_EINVALID;
 	}
-	for (size_t i = end; i < len; i++) {
-		char c = text[i];
-		if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-			json_object_put(root);
-			wfs_error_add(err, "%s: unexpected bytes after the %s's JSON object (at byte %zu)",
-				      label, what(kind), i);
-			return WFS_EINVALID;
-		}
-	}
-
-	struct scanner s = {
-		.p = text, .end = text + end, .label = label, .kind = kind, .err = err,
-	};
-	skip_ws(&s);
-	bool ok = s.p < s.end && *s.p == '{' && scan_value(&s);
-	free(s.keys);
-	free(s.refs);
-	if (!ok && s.rc == 0) {
+	if (!scan(label, text, end, kind, false, err, &end, &rc) && rc == 0) {
 		/* json-c accepted what the scanner could not follow, or memory ran out. */
 		wfs_error_add(err, "%s: %s could not be checked (out of memory or unusual JSON)", label, what(kind));
-		s.rc = WFS_EINVALID;
+		rc = WFS_EINVALID;
 	}
-	if (s.rc < 0) {
+	if (rc < 0) {
 		json_object_put(root);
-		return s.rc;
+		return rc;
 	}
 	*out = root;
 	return 0;

@@ -110,7 +110,9 @@ static int load_shard(struct wfs_model *m, uint32_t i, bool keep_fd, const struc
 	int fd = openat(m->dirfd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
-		wfs_error_add(err, "shard %s: %s", wfs_quote(name, strlen(name), q), strerror(e));
+		/* The shard was named by the index (or found by listing the directory). */
+		wfs_error_add(err, "%s%sshard %s: %s", m->sharded ? wfs_model_str(m, m->index_name) : "",
+			      m->sharded ? ": " : "", wfs_quote(name, strlen(name), q), strerror(e));
 		return e == ENOENT || e == ENOTDIR || e == ELOOP ? WFS_EINVALID : -e;
 	}
 	struct stat st;

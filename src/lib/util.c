@@ -36,11 +36,16 @@ int wfs_arena_add(struct wfs_model *m, const char *s, size_t len, struct wfs_str
 	size_t need;
 	if (__builtin_add_overflow(len, 1, &need))
 		return -ENOMEM;
+	/* s may point into the arena itself, which growing moves. */
+	bool inside = m->arena && s >= m->arena && s < m->arena + m->arena_len;
+	size_t from = inside ? (size_t)(s - m->arena) : 0;
 	int rc = wfs_grow((void **)&m->arena, &m->arena_cap, m->arena_len, need, 1);
 	if (rc < 0)
 		return rc;
+	if (inside)
+		s = m->arena + from;
 	if (len)
-		memcpy(m->arena + m->arena_len, s, len);
+		memmove(m->arena + m->arena_len, s, len);
 	m->arena[m->arena_len + len] = '\0';
 	out->off = m->arena_len;
 	out->len = len;

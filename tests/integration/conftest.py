@@ -5,19 +5,16 @@ that fails is a loud failure, never a skip.
 """
 
 import os
-import subprocess
-import sys
 
 import pytest
 
 import mounting
-
-MAKE_SAMPLE_MODEL = mounting.REPO / "contrib" / "make-sample-model.py"
+import repo
 
 
 @pytest.fixture(scope="session")
 def weightfs_bin():
-    binary = mounting.weightfs_binary()
+    binary = repo.weightfs_binary()
     if not (binary.is_file() and os.access(binary, os.X_OK)):
         pytest.fail(f"weightfs binary {binary} is missing or not executable: "
                     "build it (meson setup build && meson compile -C build) "
@@ -73,14 +70,8 @@ def run_weightfs(weightfs_bin, tmp_path):
         mounting.unmount(path)
 
 
-def make_sample_model(outdir, *args):
-    subprocess.run([sys.executable, str(MAKE_SAMPLE_MODEL), str(outdir), *args],
-                   check=True, timeout=60)
-    return outdir
-
-
 @pytest.fixture(scope="session")
 def llama_dir(tmp_path_factory):
     """The sample Llama model of contrib/make-sample-model.py (do not modify:
     copy it with shutil.copytree first)."""
-    return make_sample_model(tmp_path_factory.mktemp("llama") / "model")
+    return repo.make_sample_model(tmp_path_factory.mktemp("llama") / "model")

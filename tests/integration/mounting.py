@@ -12,14 +12,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 30          # seconds any single weightfs command may take
 MOUNT_WAIT = 10       # seconds a -f daemon may take to mount
-
-
-def weightfs_binary():
-    """The binary under test: $WEIGHTFS_BIN, else <repo>/build/weightfs."""
-    return Path(os.environ.get("WEIGHTFS_BIN", REPO / "build" / "weightfs"))
 
 
 def run(binary, *args, timeout=TIMEOUT, cwd=None):

@@ -71,8 +71,9 @@ def write_raw(path, header, data=b"", header_len=None):
     return path
 
 
-def write_safetensors(path, tensors, metadata=None, pad=True):
-    """Write tensors (name -> (dtype, shape, bytes)) in the given order.
+def layout_tensors(tensors, metadata=None):
+    """The header object and data section of tensors (name -> (dtype, shape,
+    bytes)), stored in the given order.
 
     The byte length of each tensor is checked against its dtype and shape so
     that a test cannot write an invalid file by accident.
@@ -85,7 +86,12 @@ def write_safetensors(path, tensors, metadata=None, pad=True):
         header[name] = {"dtype": dtype, "shape": list(shape),
                         "data_offsets": [offset, offset + len(data)]}
         offset += len(data)
-    body = b"".join(data for _, _, data in tensors.values())
+    return header, b"".join(data for _, _, data in tensors.values())
+
+
+def write_safetensors(path, tensors, metadata=None, pad=True):
+    """Write a valid file like the reference writer (compact header)."""
+    header, body = layout_tensors(tensors, metadata)
     return write_raw(path, encode_header(header, pad), body)
 
 

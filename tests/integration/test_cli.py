@@ -85,6 +85,15 @@ def test_combined_options(mount, small_file):
     checks.assert_mount_matches(mnt, model, "tree")
 
 
+@pytest.mark.parametrize("opts,kib", [([], 1024), (["-o", "readahead_kb=64"], 64)],
+                         ids=["default", "64"])
+def test_readahead(mount, small_file, opts, kib):
+    dev = os.stat(mount(small_file, *opts)).st_dev
+    bdi = f"/sys/class/bdi/{os.major(dev)}:{os.minor(dev)}/read_ahead_kb"
+    with open(bdi) as f:
+        assert int(f.read()) == kib
+
+
 def test_relative_paths(run_weightfs, small_file):
     """The daemon may chdir; relative SOURCE and MOUNTPOINT must still work."""
     (small_file.parent / "rel").mkdir()

@@ -73,11 +73,12 @@ def write_good(path, names=("x",)):
     return stfile.write_safetensors(path, stfile.random_tensors(spec))
 
 
-def index_dir(index, shards={GOOD: ("x",)}, source=None):
+def index_dir(index, shards=None, source=None):
     """A model directory with an index (dict, or raw str) and valid shards
-    (file name -> tensor names). SOURCE is the directory unless given."""
+    (file name -> tensor names; default good.safetensors holding x).
+    SOURCE is the directory unless a file name is given."""
     def build(d):
-        for shard, names in shards.items():
+        for shard, names in (shards if shards is not None else {GOOD: ("x",)}).items():
             write_good(d / shard, names)
         text = index if isinstance(index, str) else json.dumps(index)
         (d / INDEX).write_text(text)
@@ -87,6 +88,17 @@ def index_dir(index, shards={GOOD: ("x",)}, source=None):
 
 def weight_map(mapping, **extra):
     return {"weight_map": mapping, **extra}
+
+
+def index_naming_invalid_shard(d):
+    stfile.write_raw(d / BAD, members(tensor(dtype="Q7")), b"\0" * 4)
+    (d / INDEX).write_text(json.dumps(weight_map({"x": BAD})))
+    return [d, MNT]
+
+
+def directory_without_model(d):
+    (d / "config.json").write_text("{}")
+    return [d, MNT]
 
 
 def outside_shard(shard_name):
@@ -117,6 +129,12 @@ def cli(*args):
         source = write_good(d / GOOD)
         return [source if a == "SRC" else a for a in args]
     return build
+
+
+def mountpoint_is_a_file(d):
+    source = write_good(d / GOOD)
+    (d / "file").write_text("not a directory\n")
+    return [source, d / "file"]
 
 
 def nested(depth):
@@ -172,7 +190,7 @@ CASES = [
     Case("missing-dtype", header('{"x":{"shape":[4],"data_offsets":[0,4]}}'),
          fragments=('tensor "x": missing "dtype"',)),
     Case("unknown-key", bad_tensor(extra=',"k":1'), fragments=('tensor "x": unknown key "k"',)),
-    Case("nul-in-name", header(members(tensor(name="a\\u0000b"))), file=BAD,
+    Case("nul-in-name", header(members(tensor(name="a\\u0000b"))),
          fragments=("contains a NUL byte",)),
     # dtypes
     Case("unknown-dtype", bad_tensor(dtype="Q7"), fragments=('tensor "x": unknown dtype "Q7"',)),
@@ -248,10 +266,8 @@ CASES = [
          fragments=('duplicate key "x"',), file=INDEX),
     Case("index-metadata-not-object", index_dir(weight_map({"x": GOOD}, metadata=[1])),
          fragments=("metadata",), file=INDEX),
-    Case("index-names-invalid-shard",
-         lambda d: [stfile.write_raw(d / BAD, members(tensor(dtype="Q7"))[:], b"\0" * 4),
-                    (d / INDEX).write_text(json.dumps(weight_map({"x": BAD}))), d, MNT][2:],
-         fragments=('unknown dtype "Q7"',), file=BAD),
+    Case("index-names-invalid-shard", index_naming_invalid_shard,
+         fragments=('tensor "x": unknown dtype "Q7"',), file=BAD),
     Case("index-tensor-in-two-shards",
          index_dir(weight_map({"x": "a.safetensors", "y": "b.safetensors"}),
                    {"a.safetensors": ("x",), "b.safetensors": ("x", "y")}),
@@ -264,8 +280,7 @@ CASES = [
          fragments=("nonexistent",), file=None),
     Case("empty-directory", lambda d: [d, MNT], code=EXIT_SOURCE,
          fragments=("no model.safetensors.index.json and no *.safetensors",), file=None),
-    Case("directory-without-model",
-         lambda d: [(d / "config.json").write_text("{}") and d, MNT], code=EXIT_SOURCE,
+    Case("directory-without-model", directory_without_model, code=EXIT_SOURCE,
          fragments=("no model.safetensors.index.json and no *.safetensors",), file=None),
     # command line and mountpoint
     Case("missing-mountpoint", cli("SRC"), code=EXIT_USAGE, file=None),
@@ -277,6 +292,7 @@ CASES = [
     Case("unknown-io", cli("-o", "io=mmap", "SRC", MNT), code=EXIT_USAGE, file=None),
     Case("nonexistent-mountpoint", cli("SRC", "/nonexistent/weightfs-mnt"),
          code=EXIT_MOUNT, file=None),
+    Case("mountpoint-is-a-file", mountpoint_is_a_file, code=EXIT_MOUNT, file=None),
 ]
 
 

@@ -2,6 +2,7 @@
 read-only behaviour."""
 
 import errno
+import json
 import math
 import os
 import shutil
@@ -65,6 +66,29 @@ def read_window(size, offset, length):
 
 def test_single_file_matches_oracle(basic_mount, basic_model):
     checks.assert_mount_matches(basic_mount, basic_model)
+
+
+def compact(header):
+    return json.dumps(header, separators=(",", ":"), ensure_ascii=False)
+
+
+# Valid headers the reference writer would not produce: name -> header -> text.
+HEADER_VARIANTS = {
+    "unpadded": compact,
+    "null-metadata": lambda h: compact({"__metadata__": None, **h}),
+    "metadata-last": lambda h: compact({**h, "__metadata__": {"k": "v"}}),
+    "entries-reversed": lambda h: compact(dict(reversed(h.items()))),
+    "keys-reordered": lambda h: compact({n: dict(reversed(e.items())) for n, e in h.items()}),
+    "pretty-ascii-escapes-trailing-spaces": lambda h: json.dumps(h, indent=2) + "     ",
+}
+
+
+@pytest.mark.parametrize("variant", HEADER_VARIANTS)
+def test_accepted_header_variants(mount, tmp_path, variant):
+    spec = {"enc.layers.0.w": ("F32", (2, 3)), "caf\u00e9.w": ("U8", (3,)), "s": ("I16", ())}
+    header, body = stfile.layout_tensors(stfile.random_tensors(spec))
+    path = stfile.write_raw(tmp_path / "v.safetensors", HEADER_VARIANTS[variant](header), body)
+    checks.assert_mount_matches(mount(path), expect.load_model(path))
 
 
 @pytest.mark.parametrize("opts", [
@@ -131,7 +155,7 @@ def test_empty_tensor(basic_mount):
 
 
 def test_tensor_mtime_is_the_shard_mtime(basic_mount):
-    assert os.stat(basic_mount / "model.norm.weight").st_mtime == SHARD_MTIME
+    assert os.stat(basic_mount / "model" / "norm.weight").st_mtime == SHARD_MTIME
     assert os.stat(basic_mount).st_mtime == SHARD_MTIME
 
 
@@ -181,7 +205,7 @@ def test_statfs(basic_mount, basic_model):
         "size (f_blocks * f_frsize) must be the model's bytes, rounded up to a block"
 
 
-NORM = "model.norm.weight"
+NORM = "model/norm.weight"  # model.norm.weight in the modules layout
 LAYER_DIR = "model.layers.0.self_attn"
 EROFS_OPERATIONS = {
     "open-wronly": lambda m: os.open(m / NORM, os.O_WRONLY),
@@ -193,7 +217,7 @@ EROFS_OPERATIONS = {
     "rename": lambda m: os.rename(m / NORM, m / "renamed"),
     "unlink": lambda m: os.unlink(m / NORM),
     "rmdir": lambda m: os.rmdir(m / LAYER_DIR),
-    "symlink": lambda m: os.symlink(NORM, m / "link"),
+    "symlink": lambda m: os.symlink("model/norm.weight", m / "link"),
     "link": lambda m: os.link(m / NORM, m / "hardlink"),
     "truncate": lambda m: os.truncate(m / NORM, 0),
     "chmod": lambda m: os.chmod(m / NORM, 0o644),
@@ -210,4 +234,4 @@ def test_writes_fail_with_erofs(basic_mount, basic_model, operation):
     with pytest.raises(OSError) as err:
         EROFS_OPERATIONS[operation](basic_mount)
     assert err.value.errno == errno.EROFS, f"{operation}: {err.value}"
-    assert checks.read_file(basic_mount / NORM) == basic_model.tensors[NORM].data
+    assert checks.read_file(basic_mount / NORM) == basic_model.tensors["model.norm.weight"].data

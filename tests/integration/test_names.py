@@ -43,7 +43,8 @@ LITERAL_PATHS = [
     ("trail.w.", "tree", "trail/w/%"),
     ("..x.w", "modules", "%2E/x.w"),
     ("...x.w", "modules", "%2E%2E/x.w"),
-    (".", "modules", "%2E"),
+    (".", "modules", "%2E%file"),   # "..x.w" makes the directory %2E
+    (".", "tree", "%/%%file"),       # "..", "..x.w" make the directory %/%
     (".", "flat", "%2E"),
     ("..", "flat", "%2E%2E"),
     ("..", "modules", "%/%2E"),

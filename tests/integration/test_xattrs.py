@@ -135,7 +135,7 @@ def test_getxattr_size_query_and_erange(indexed, where, name):
 
 @pytest.mark.parametrize("where", ["x.layers.0/mlp.w", "x.layers.0", ""])
 def test_listxattr_size_query_and_erange(indexed, where):
-    mnt, model = indexed
+    mnt, _ = indexed
     path = mnt / where
     size, _, _ = listxattr_raw(path, 0)
     ret, names_errno, _ = listxattr_raw(path, 1)

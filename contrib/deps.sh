@@ -1,0 +1,36 @@
+# Sourced by the contrib scripts: installs the Debian packages named in
+# $@ that are not installed yet. Debian packages only; nothing else is
+# downloaded.
+wfs_install_missing() {
+	local missing=()
+	local pkg
+	for pkg in "$@"; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+			missing+=("$pkg")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "missing packages: ${missing[*]} (run as root, or install them)" >&2
+		return 1
+	fi
+	echo "installing: ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq </dev/null
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+}
+
+# What building and mounting needs.
+WFS_BUILD_DEPS=(gcc libc6-dev libfuse3-dev fuse3 libjson-c-dev meson ninja-build pkg-config
+	python3 python3-numpy attr)
+# What the tests need on top.
+WFS_TEST_DEPS=(clang libclang-rt-14-dev python3-pytest)
+
+# Configures (once) and builds the build directory $1 with meson options $2...
+wfs_build() {
+	local dir=$1
+	shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" >/dev/null
+	fi
+	ninja -C "$dir" >/dev/null
+}

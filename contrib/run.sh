@@ -1,0 +1,44 @@
+#!/bin/bash
+# contrib/run.sh [SOURCE]: install what is missing, build, and mount SOURCE
+# (default: a small generated Llama-shaped sample model) on ./mnt, then show
+# what to try. Debian 12, as root.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+. contrib/deps.sh
+
+wfs_install_missing "${WFS_BUILD_DEPS[@]}"
+wfs_build build
+
+if [ $# -ge 1 ]; then
+	source=$1
+else
+	source=$repo/sample-model
+	if [ ! -f "$source/model.safetensors.index.json" ]; then
+		/usr/bin/python3 contrib/make-sample-model.py "$source"
+	fi
+fi
+
+mnt=$repo/mnt
+mkdir -p "$mnt"
+if mountpoint -q "$mnt"; then
+	fusermount3 -u "$mnt"
+fi
+build/weightfs "$source" "$mnt"
+
+first=$(find "$mnt" -type f -name '*.weight' | sort | head -1)
+cat <<MSG
+
+Mounted $source on $mnt. Try:
+
+  ls $mnt
+  ls $mnt/model.layers.0.self_attn
+  getfattr -d ${first:-$mnt/FILE}
+  getfattr -d $mnt                       # format, metadata, totals
+  dd if=${first:-$mnt/FILE} bs=2 count=4 status=none | hexdump -C
+  /usr/bin/python3 -c "import numpy as np; print(np.fromfile('${first:-$mnt/FILE}', np.uint16)[:10])"
+  df -h $mnt
+
+Other layouts: fusermount3 -u $mnt && build/weightfs -o layout=tree $source $mnt
+Unmount:       fusermount3 -u $mnt
+MSG

@@ -1,0 +1,122 @@
+#!/bin/bash
+# contrib/test.sh: install what is missing, build, and run every test:
+#   1. C unit tests (meson test)
+#   2. integration tests that mount for real (pytest, Debian's python3)
+#   3. the same unit and integration tests in an ASan+UBSan build (leaks on)
+#   4. the fuzz corpora replayed, and each fuzz target run for a short time
+# The last line is "N passed, M failed" over all of them. Debian 12, as root.
+#
+# Environment: FUZZ_SECONDS (per target, default 15), WEIGHTFS_SKIP_ASAN=1,
+# WEIGHTFS_SOAK_SECONDS (longer soak in the fault tests).
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+. contrib/deps.sh
+
+wfs_install_missing "${WFS_BUILD_DEPS[@]}" "${WFS_TEST_DEPS[@]}" || exit 1
+# Modules the tests need: fuse (mounting) and nothing else.
+modprobe fuse 2>/dev/null || true
+
+passed=0
+failed=0
+logs=$(mktemp -d /tmp/weightfs-test.XXXXXX)
+
+# Adds the counts of a pytest summary line ("3 passed, 1 failed, 2 errors").
+count_pytest() {
+	local p f
+	read -r p f < <(awk '{
+		for (i = 2; i <= NF; i++) {
+			w = $i; gsub(/[,;=]/, "", w)
+			if (w == "passed") p += $(i - 1)
+			if (w == "failed" || w == "error" || w == "errors") f += $(i - 1)
+		}
+	} END { print p + 0, f + 0 }' <<<"$1")
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+# Runs meson test in build dir $1 and adds its counts.
+run_unit() {
+	local dir=$1 out ok fail
+	out=$(meson test -C "$dir" --print-errorlogs 2>&1)
+	echo "$out" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout|Expected Fail|Unexpected Pass):' | sed 's/^/  /'
+	ok=$(echo "$out" | awk '/^Ok:/ {print $2}')
+	fail=$(echo "$out" | awk '/^(Fail|Timeout|Unexpected Pass):/ {s += $NF} END {print s + 0}')
+	if [ -z "$ok" ]; then
+		echo "$out" | tail -20
+		fail=$((fail + 1))
+		ok=0
+	fi
+	passed=$((passed + ok))
+	failed=$((failed + fail))
+}
+
+# Runs pytest on the suites that exist, with extra environment "$@".
+run_pytest() {
+	local suites=() s out
+	for s in tests/integration tests/inspect tests/faults; do
+		[ -d "$s" ] && suites+=("$s")
+	done
+	out=$(env "$@" /usr/bin/python3 -m pytest -q -p no:cacheprovider "${suites[@]}" </dev/null 2>&1)
+	echo "$out" | grep -vE '^\.+|^$' | tail -40 | sed 's/^/  /'
+	local summary
+	summary=$(echo "$out" | grep -E '(passed|failed|error)' | tail -1)
+	if [ -z "$summary" ]; then
+		echo "  pytest printed no summary"
+		failed=$((failed + 1))
+	else
+		count_pytest "$summary"
+	fi
+}
+
+echo "== build"
+if ! wfs_build build; then
+	echo "build failed"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+echo "== unit tests"
+run_unit build
+
+echo "== integration tests"
+run_pytest WEIGHTFS_BIN="$repo/build/weightfs" WEIGHTFS_INSPECT_BIN="$repo/build/weightfs-inspect"
+
+if [ "${WEIGHTFS_SKIP_ASAN:-0}" != 1 ]; then
+	echo "== ASan + UBSan build"
+	if CC=clang wfs_build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
+		san="halt_on_error=1:abort_on_error=0:print_stacktrace=1:log_path=$logs/san"
+		export ASAN_OPTIONS="detect_leaks=1:$san" UBSAN_OPTIONS="$san" LSAN_OPTIONS="$san"
+		run_unit build-asan
+		run_pytest WEIGHTFS_BIN="$repo/build-asan/weightfs" \
+			WEIGHTFS_INSPECT_BIN="$repo/build-asan/weightfs-inspect" WEIGHTFS_SOAK_SECONDS=5
+		unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+		# The daemon's stderr is /dev/null once mounted: its reports are in the logs.
+		if ls "$logs"/san* >/dev/null 2>&1; then
+			echo "  sanitizer reports:"
+			cat "$logs"/san* | head -60 | sed 's/^/  /'
+			failed=$((failed + 1))
+		else
+			echo "  no sanitizer reports"
+			passed=$((passed + 1))
+		fi
+	else
+		echo "  sanitizer build failed"
+		failed=$((failed + 1))
+	fi
+fi
+
+if [ -x contrib/fuzz.sh ]; then
+	echo "== fuzzing"
+	if out=$(contrib/fuzz.sh "${FUZZ_SECONDS:-15}" 2>&1); then
+		echo "$out" | tail -15 | sed 's/^/  /'
+		passed=$((passed + 1))
+	else
+		echo "$out" | tail -40 | sed 's/^/  /'
+		failed=$((failed + 1))
+	fi
+fi
+
+rm -rf "$logs"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
