@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -226,18 +227,29 @@ static void wfs_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 /*
  * One buffer per request thread, grown to the largest read seen: the read
  * path allocates only until every thread has seen its largest request.
+ * libfuse ends idle threads; the key's destructor frees their buffers.
  */
+static pthread_key_t buffer_key;
+static pthread_once_t buffer_once = PTHREAD_ONCE_INIT;
 static _Thread_local char *thread_buf;
 static _Thread_local size_t thread_buf_size;
+
+static void make_buffer_key(void)
+{
+	pthread_key_create(&buffer_key, free);
+}
 
 static char *read_buffer(size_t size)
 {
 	if (size > thread_buf_size) {
-		char *p = realloc(thread_buf, size);
+		size_t want = size < (128u << 10) ? (128u << 10) : size;
+		char *p = realloc(thread_buf, want);
 		if (p == NULL)
 			return NULL;
+		pthread_once(&buffer_once, make_buffer_key);
+		pthread_setspecific(buffer_key, p);
 		thread_buf = p;
-		thread_buf_size = size;
+		thread_buf_size = want;
 	}
 	return thread_buf;
 }

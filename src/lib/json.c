@@ -32,7 +32,8 @@ struct scanner {
 	struct key_ref *refs;
 	size_t nrefs, refs_cap;
 	size_t path[2]; /* refs index of the current key at depths 0 and 1 */
-	int depth;
+	int depth;   /* objects entered: how many path[] keys apply */
+	int nesting; /* objects and arrays entered: bounded by WFS_JSON_MAX_DEPTH */
 	bool quiet; /* only find where the value ends */
 	int rc;
 };
@@ -331,16 +332,25 @@ static bool scan_literal(struct scanner *s, const char *word)
 	return true;
 }
 
+static bool scan_container(struct scanner *s, bool (*scan_body)(struct scanner *s))
+{
+	/* json-c reports the depth error; the scanner only refuses to recurse. */
+	if (s->nesting >= WFS_JSON_MAX_DEPTH)
+		return false;
+	s->nesting++;
+	bool ok = scan_body(s);
+	s->nesting--;
+	return ok;
+}
+
 static bool scan_value(struct scanner *s)
 {
-	if (s->depth > WFS_JSON_MAX_DEPTH)
-		return false;
 	skip_ws(s);
 	if (s->p >= s->end)
 		return false;
 	switch (*s->p) {
-	case '{': return scan_object(s);
-	case '[': return scan_array(s);
+	case '{': return scan_container(s, scan_object);
+	case '[': return scan_container(s, scan_array);
 	case '"': return scan_string(s, false);
 	case 't': return scan_literal(s, "true");
 	case 'f': return scan_literal(s, "false");

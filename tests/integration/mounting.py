@@ -5,12 +5,20 @@ always happens, with `fusermount3 -u` and then `-uz` if that fails.
 """
 
 import os
+import signal
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
+
+
+def default_signals():
+    """Child setup: a shell that starts jobs in the background ignores
+    SIGINT for them, and libfuse then keeps it ignored; tests send it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 
 TIMEOUT = 30          # seconds any single weightfs command may take
 MOUNT_WAIT = 10       # seconds a -f daemon may take to mount
@@ -97,7 +105,7 @@ class Mount:
         with open(self.stderr_path, "wb") as err, open(os.devnull, "rb") as null:
             self.proc = subprocess.Popen(
                 [str(self.binary), "-f", *self.opts, str(self.source), str(self.mountpoint)],
-                stdin=null, stdout=err, stderr=err)
+                stdin=null, stdout=err, stderr=err, preexec_fn=default_signals)
         mounted = wait_until(lambda: os.path.ismount(self.mountpoint)
                              or self.proc.poll() is not None, MOUNT_WAIT)
         if not (mounted and os.path.ismount(self.mountpoint)):
