@@ -26,7 +26,8 @@ if mountpoint -q "$mnt"; then
 fi
 build/weightfs "$source" "$mnt"
 
-first=$(find "$mnt" -type f -name '*.weight' | sort | head -1)
+first=$mnt/model.layers.0.self_attn/q_proj.weight
+[ -f "$first" ] || first=$(find "$mnt" -type f -name '*.weight' | sort | head -1)
 cat <<MSG
 
 Mounted $source on $mnt. Try:

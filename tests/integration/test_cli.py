@@ -3,6 +3,7 @@ options as the kernel sees them."""
 
 import os
 import signal
+import subprocess
 
 import pytest
 
@@ -101,3 +102,22 @@ def test_relative_paths(run_weightfs, small_file):
     assert result.returncode == 0, result.stderr
     model = expect.load_model(small_file)
     checks.assert_mount_matches(small_file.parent / "rel", model)
+
+
+def test_mount_fuse3_helper(weightfs_bin, small_file, new_mountpoint):
+    """What `mount -t fuse.weightfs` and fstab run: mount.fuse3 finds
+    `weightfs` on PATH and passes SOURCE, MOUNTPOINT and -o options."""
+    mnt = new_mountpoint()
+    env = dict(os.environ, PATH=f"{os.path.dirname(weightfs_bin)}:{os.environ['PATH']}")
+    result = subprocess.run(["/sbin/mount.fuse3", str(small_file), str(mnt), "-t", "weightfs",
+                             "-o", "layout=flat,nosuid,nodev"],
+                            env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            timeout=mounting.TIMEOUT)
+    try:
+        assert result.returncode == 0, result.stderr
+        assert sorted(os.listdir(mnt)) == ["lm_head.weight", "model.layers.0.mlp.up_proj.weight"]
+        fstype, options = mount_entry(mnt)
+        assert fstype == "fuse.weightfs"
+        assert "ro" in options and "nosuid" in options
+    finally:
+        mounting.unmount(mnt)

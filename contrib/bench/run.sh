@@ -1,0 +1,564 @@
+#!/bin/bash
+# contrib/bench/run.sh: the weightfs performance benchmark (Debian 12, root).
+#
+# Generates its models, runs every case side by side against the direct
+# pread of the shard and against squashfuse_ll on an uncompressed squashfs
+# image of the same tensor files, and prints one table. Every comparison is a
+# ratio of two contenders measured in the same round, contenders alternating
+# (the order rotates every round), reported as the median over the rounds.
+#
+# Environment:
+#   BENCH_DIR=/var/tmp/weightfs-bench  models, images, mountpoints, raw results
+#   BENCH_RUNS=5                        rounds per case (medians over these)
+#   BENCH_QUICK=1                       small models, 3 rounds: for development
+#   BENCH_CASES="seq mmap rand par meta tech proof"   which cases to run
+#   BENCH_KEEP=1                        keep the generated models and images
+#   WEIGHTFS=/path/to/weightfs          the binary (default: build the repo)
+#
+# Output: $BENCH_DIR/out/{raw.jsonl,results.json,table.md}; a full run
+# (not BENCH_QUICK) also copies results.json to contrib/bench/results.json.
+set -euo pipefail
+export LC_ALL=C
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+BENCH_DIR=${BENCH_DIR:-/var/tmp/weightfs-bench}
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then RUNS=${BENCH_RUNS:-3}; else RUNS=${BENCH_RUNS:-5}; fi
+CASES=${BENCH_CASES:-"seq mmap rand par meta tech proof"}
+KEEP=${BENCH_KEEP:-0}
+RAND_COUNT=$([ "$QUICK" = 1 ] && echo 2000 || echo 20000)
+
+[ "$(id -u)" -eq 0 ] || { echo "run.sh: must run as root (drop_caches, mounts)" >&2; exit 1; }
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# ---- dependencies and build --------------------------------------------------
+
+DEPS=(gcc libc6-dev libfuse3-dev fuse3 libjson-c-dev meson ninja-build pkg-config
+	python3 python3-numpy attr squashfuse squashfs-tools strace ltrace util-linux libcap2-bin)
+missing=()
+for p in "${DEPS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	log "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq </dev/null
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+fi
+
+mkdir -p "$BENCH_DIR"/{bin,mnt/wfs,mnt/sqfs,img,out}
+OUT=$BENCH_DIR/out
+RAW=$OUT/raw.jsonl
+: >"$RAW"
+
+if [ -z "${WEIGHTFS:-}" ]; then
+	[ -f "$repo/build/build.ninja" ] || meson setup "$repo/build" "$repo" >/dev/null
+	ninja -C "$repo/build" weightfs >/dev/null || {
+		[ -x "$repo/build/weightfs" ] || exit 1
+		log "warning: rebuilding failed, using the existing $repo/build/weightfs"
+	}
+	WEIGHTFS=$repo/build/weightfs
+fi
+# A private copy: the binary in the work tree may be rebuilt during the run.
+cp "$WEIGHTFS" "$BENCH_DIR/bin/weightfs"
+WFS=$BENCH_DIR/bin/weightfs
+cc -O2 -Wall -Wextra -pthread -o "$BENCH_DIR/bin/wfsbench" "$here/wfsbench.c"
+RD=$BENCH_DIR/bin/wfsbench
+PY=/usr/bin/python3
+
+# ---- cleanup -------------------------------------------------------------------
+
+PIPE_MAX_ORIG=$(cat /proc/sys/fs/pipe-max-size)
+unmount() {
+	local m=$1 i
+	for i in 1 2 3 4 5; do
+		mountpoint -q "$m" || return 0
+		fusermount3 -u "$m" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	fusermount3 -uz "$m" 2>/dev/null || true
+}
+cleanup() {
+	unmount "$BENCH_DIR/mnt/wfs"
+	unmount "$BENCH_DIR/mnt/sqfs"
+	echo "$PIPE_MAX_ORIG" >/proc/sys/fs/pipe-max-size
+	if [ "$KEEP" != 1 ]; then
+		rm -rf "$BENCH_DIR/models" "$BENCH_DIR/img"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- models, images, range lists ----------------------------------------------
+
+MODELS="llama1b llama8b dsv3 tiny"
+log "models in $BENCH_DIR/models"
+"$PY" "$here/genmodels.py" "$BENCH_DIR" "$RD" $([ "$QUICK" = 1 ] && echo --quick)
+M=$BENCH_DIR/models
+MW=$BENCH_DIR/mnt/wfs
+MS=$BENCH_DIR/mnt/sqfs
+
+src_of() { echo "$M/$1"; }
+shards_of() { cut -f2 "$M/$1.tsv" | uniq; }
+
+wfs_mount() { # MODEL [weightfs options...]
+	local model=$1
+	shift
+	"$WFS" "$@" "$(src_of "$model")" "$MW"
+}
+
+# The squashfs image is made from the weightfs mount itself: the same tree,
+# the same file contents, no extracted copy on disk. Uncompressed, as asked.
+for model in llama1b llama8b dsv3; do
+	img=$BENCH_DIR/img/$model.sqfs
+	if [ ! -f "$img" ] || [ "$img" -ot "$M/$model.stamp" ]; then
+		log "squashfs image of $model"
+		rm -f "$img"
+		wfs_mount "$model"
+		mksquashfs "$MW" "$img.tmp" -noI -noD -noF -noX -quiet -no-progress >/dev/null
+		unmount "$MW"
+		mv "$img.tmp" "$img"
+	fi
+done
+
+for model in $MODELS; do
+	awk -F'\t' '{print $2"\t"$3"\t"$4}' "$M/$model.tsv" >"$M/$model.direct.lst"
+	awk -F'\t' -v m="$MW" '{print m"/"$1"\t0\t"$4}' "$M/$model.tsv" >"$M/$model.weightfs.lst"
+	awk -F'\t' -v m="$MS" '{print m"/"$1"\t0\t"$4}' "$M/$model.tsv" >"$M/$model.squashfuse.lst"
+done
+
+# ---- contenders ---------------------------------------------------------------
+#
+# direct      pread of the tensor's byte range from the shard
+# weightfs    the default options (or those of a variant below)
+# squashfuse  squashfuse_ll on the uncompressed image
+# Variants of weightfs (technique sweep) are "wfs-..." names.
+
+declare -A VOPTS=(
+	[weightfs]=""
+	[wfs-splice]="-o io=splice"
+	[wfs-splice-pipe4m]="-o io=splice"
+	[wfs-ra128]="-o readahead_kb=128"
+	[wfs-ra4096]="-o readahead_kb=4096"
+	[wfs-splice-pipe4m-ra4096]="-o io=splice,readahead_kb=4096"
+	[wfs-1thread]="-s"
+)
+declare -A VPIPE=([wfs-splice-pipe4m]=4194304 [wfs-splice-pipe4m-ra4096]=4194304)
+
+list_of() { # CONTENDER MODEL
+	case $1 in
+	direct) echo "$M/$2.direct.lst" ;;
+	squashfuse*) echo "$M/$2.squashfuse.lst" ;;
+	*) echo "$M/$2.weightfs.lst" ;;
+	esac
+}
+
+backing_of() { # CONTENDER MODEL: the files whose page cache the contender reads
+	case $1 in
+	squashfuse*) echo "$BENCH_DIR/img/$2.sqfs" ;;
+	*) shards_of "$2" ;;
+	esac
+}
+
+bdi_of() { # MOUNTPOINT: the sysfs readahead file of a FUSE mount
+	local dev
+	dev=$(awk -v m="$1" '$5 == m {d = $3} END {print d}' /proc/self/mountinfo)
+	echo "/sys/class/bdi/$dev/read_ahead_kb"
+}
+
+c_mount() { # CONTENDER MODEL
+	local c=$1 model=$2
+	case $c in
+	direct) ;;
+	squashfuse)
+		squashfuse_ll "$BENCH_DIR/img/$model.sqfs" "$MS"
+		stat "$MS" >/dev/null
+		;;
+	squashfuse-ra1024)
+		squashfuse_ll "$BENCH_DIR/img/$model.sqfs" "$MS"
+		stat "$MS" >/dev/null
+		echo 1024 >"$(bdi_of "$MS")"
+		;;
+	*)
+		echo "${VPIPE[$c]:-$PIPE_MAX_ORIG}" >/proc/sys/fs/pipe-max-size
+		# shellcheck disable=SC2086
+		wfs_mount "$model" ${VOPTS[$c]}
+		;;
+	esac
+}
+
+c_umount() {
+	case $1 in
+	direct) ;;
+	squashfuse*) unmount "$MS" ;;
+	*)
+		unmount "$MW"
+		echo "$PIPE_MAX_ORIG" >/proc/sys/fs/pipe-max-size
+		;;
+	esac
+}
+
+drop_caches() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+}
+
+warm() { # CONTENDER MODEL: read the backing files into the page cache
+	local f
+	for f in $(backing_of "$1" "$2"); do
+		cat "$f" >/dev/null
+	done
+}
+
+rotate() { # N WORDS...: the words rotated left by N
+	local n=$1
+	shift
+	local a=("$@") i
+	for ((i = 0; i < ${#a[@]}; i++)); do
+		printf '%s ' "${a[$(((i + n) % ${#a[@]}))]}"
+	done
+}
+
+record() { # JSON LABELS...: appends the JSON object with the labels added
+	local json=$1 labels=""
+	shift
+	while [ $# -gt 0 ]; do
+		labels+="\"$1\": \"$2\", "
+		shift 2
+	done
+	echo "{${labels}${json#\{}" >>"$RAW"
+}
+
+now() { echo "$EPOCHREALTIME"; }
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.6f", b - a}'; }
+
+largest_tensor() { # MODEL: "NAME_IN_MOUNT SHARD OFFSET NBYTES" of the largest tensor
+	sort -t$'\t' -k4,4n "$M/$1.tsv" | tail -1 | awk -F'\t' '{print $1, $2, $3, $4}'
+}
+
+# ---- case 1: sequential read of every tensor, 1 MiB reads --------------------
+
+case_seq() {
+	local model c r
+	for model in llama1b llama8b; do
+		for ((r = 1; r <= RUNS; r++)); do
+			for c in $(rotate "$r" direct weightfs squashfuse); do
+				log "seq $model round $r $c"
+				c_mount "$c" "$model"
+				drop_caches
+				record "$("$RD" seq "$(list_of "$c" "$model")")" case seq model "$model" state cold contender "$c" run "$r"
+				c_umount "$c"
+				drop_caches
+				warm "$c" "$model"
+				c_mount "$c" "$model"
+				record "$("$RD" seq "$(list_of "$c" "$model")")" case seq model "$model" state shard_warm contender "$c" run "$r"
+				record "$("$RD" seq "$(list_of "$c" "$model")")" case seq model "$model" state warm contender "$c" run "$r"
+				c_umount "$c"
+			done
+		done
+	done
+}
+
+# ---- technique sweep: the same sequential read with each read-path option ------
+
+case_tech() {
+	local model=llama1b c r
+	local variants=(direct weightfs wfs-splice wfs-splice-pipe4m wfs-ra128 wfs-ra4096
+		wfs-splice-pipe4m-ra4096 wfs-1thread squashfuse squashfuse-ra1024)
+	for ((r = 1; r <= RUNS; r++)); do
+		for c in $(rotate "$r" "${variants[@]}"); do
+			log "tech round $r $c"
+			c_mount "$c" "$model"
+			drop_caches
+			record "$("$RD" seq "$(list_of "$c" "$model")")" case tech model "$model" state cold contender "$c" run "$r"
+			c_umount "$c"
+			drop_caches
+			warm "$c" "$model"
+			c_mount "$c" "$model"
+			record "$("$RD" seq "$(list_of "$c" "$model")")" case tech model "$model" state shard_warm contender "$c" run "$r"
+			c_umount "$c"
+		done
+	done
+}
+
+# ---- case 2: mmap first touch and numpy.memmap of the largest tensor ----------
+
+case_mmap() {
+	local model=llama1b c r state tool name shard off len path
+	read -r name shard off len <<<"$(largest_tensor $model)"
+	for ((r = 1; r <= RUNS; r++)); do
+		for state in cold shard_warm; do
+			for tool in mmap numpy; do
+				for c in $(rotate "$r" direct weightfs squashfuse); do
+					log "mmap $state $tool round $r $c"
+					drop_caches
+					[ "$state" = cold ] || warm "$c" "$model"
+					c_mount "$c" "$model"
+					case $c in
+					direct) path=$shard o=$off ;;
+					squashfuse) path=$MS/$name o=0 ;;
+					*) path=$MW/$name o=0 ;;
+					esac
+					if [ "$tool" = mmap ]; then
+						json=$("$RD" mmap "$path" "$o" "$len")
+					else
+						json=$("$PY" "$here/npmemmap.py" "$path" "$o" "$len")
+					fi
+					record "$json" case "$tool" model "$model" state "$state" contender "$c" run "$r"
+					c_umount "$c"
+				done
+			done
+		done
+	done
+}
+
+# ---- case 3: 4 KiB random reads across all tensors -----------------------------
+
+case_rand() {
+	local model=llama1b c r state
+	for ((r = 1; r <= RUNS; r++)); do
+		for state in cold shard_warm; do
+			for c in $(rotate "$r" direct weightfs squashfuse); do
+				log "rand $state round $r $c"
+				drop_caches
+				[ "$state" = cold ] || warm "$c" "$model"
+				c_mount "$c" "$model"
+				record "$("$RD" rand "$(list_of "$c" "$model")" "$RAND_COUNT" 42 4096)" \
+					case rand model "$model" state "$state" contender "$c" run "$r"
+				c_umount "$c"
+			done
+		done
+	done
+}
+
+# ---- case 4: 4 parallel readers of different tensors ---------------------------
+
+case_par() {
+	local model=llama1b c r state
+	for ((r = 1; r <= RUNS; r++)); do
+		for state in cold shard_warm; do
+			for c in $(rotate "$r" direct weightfs squashfuse); do
+				log "par $state round $r $c"
+				drop_caches
+				[ "$state" = cold ] || warm "$c" "$model"
+				c_mount "$c" "$model"
+				record "$("$RD" seq "$(list_of "$c" "$model")" 4)" \
+					case par model "$model" state "$state" contender "$c" run "$r"
+				c_umount "$c"
+			done
+		done
+	done
+}
+
+# ---- case 5: metadata ------------------------------------------------------------
+
+daemon_pid() { # MOUNTPOINT: the pid of the FUSE daemon serving it
+	local p
+	for p in /proc/[0-9]*; do
+		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- " $1"; then
+			case $(readlink "$p/exe" 2>/dev/null) in
+			"$WFS" | */squashfuse_ll) echo "${p#/proc/}" && return 0 ;;
+			esac
+		fi
+	done
+	return 1
+}
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+meta_mount() { # CONTENDER MODEL STATE: mounts, prints the seconds until a tensor answers stat
+	local c=$1 model=$2 state=$3 first t0 mnt
+	first=$(head -1 "$M/$model.tsv" | cut -f1)
+	[ "$c" = weightfs ] && mnt=$MW || mnt=$MS
+	if [ "$state" = cold ]; then drop_caches; fi
+	t0=$(now)
+	c_mount "$c" "$model"
+	stat "$mnt/$first" >/dev/null
+	since "$t0"
+}
+
+case_meta() {
+	local model c r state mnt secs pid n rss rss2 t0 tiny_rss
+	for ((r = 1; r <= RUNS; r++)); do
+		# the daemon's size with a one-tensor model: the baseline of memory per tensor
+		for c in weightfs squashfuse; do
+			[ "$c" = weightfs ] && mnt=$MW || mnt=$MS
+			if [ "$c" = weightfs ]; then wfs_mount tiny; else squashfuse_ll "$BENCH_DIR/img/llama1b.sqfs" "$MS"; fi
+			stat "$mnt" >/dev/null
+			pid=$(daemon_pid "$mnt")
+			[ "$c" = weightfs ] && record "{\"rss_kb\": $(rss_kb "$pid")}" case meta_baseline model tiny state warm contender "$c" run "$r"
+			c_umount "$c"
+		done
+		for model in llama1b llama8b dsv3; do
+			for c in $(rotate "$r" weightfs squashfuse); do
+				log "meta $model round $r $c"
+				[ "$c" = weightfs ] && mnt=$MW || mnt=$MS
+				for state in cold warm; do
+					secs=$(meta_mount "$c" "$model" "$state")
+					pid=$(daemon_pid "$mnt")
+					rss=$(rss_kb "$pid")
+					record "{\"seconds\": $secs, \"rss_kb\": $rss}" case mount model "$model" state "$state" contender "$c" run "$r"
+					c_umount "$c"
+				done
+				# each walk on a fresh mount (shards in the page cache)
+				c_mount "$c" "$model"
+				t0=$(now)
+				n=$(find "$mnt" -type f | wc -l)
+				record "{\"seconds\": $(since "$t0"), \"files\": $n}" case find model "$model" state fresh_mount contender "$c" run "$r"
+				t0=$(now)
+				n=$(find "$mnt" -type f | wc -l)
+				record "{\"seconds\": $(since "$t0"), \"files\": $n}" case find model "$model" state second contender "$c" run "$r"
+				c_umount "$c"
+				c_mount "$c" "$model"
+				t0=$(now)
+				n=$(ls -lR "$mnt" | wc -l)
+				record "{\"seconds\": $(since "$t0"), \"lines\": $n}" case ls_lR model "$model" state fresh_mount contender "$c" run "$r"
+				c_umount "$c"
+				c_mount "$c" "$model"
+				pid=$(daemon_pid "$mnt")
+				rss=$(rss_kb "$pid")
+				t0=$(now)
+				n=$( (cd "$mnt" && getfattr -R -d . 2>/dev/null) | grep -c '^user\.' || true)
+				secs=$(since "$t0")
+				rss2=$(rss_kb "$pid")
+				record "{\"seconds\": $secs, \"xattrs\": $n, \"rss_kb_mount\": $rss, \"rss_kb_after\": $rss2}" \
+					case getfattr model "$model" state fresh_mount contender "$c" run "$r"
+				c_umount "$c"
+			done
+		done
+	done
+}
+
+# ---- proofs: what the read path calls, and whether splice really splices -------
+
+# Traces the daemon of $MW while FILES are read with their pages dropped; the
+# trace command is $TRACE (its output file is $2).
+traced_read() { # TRACE_CMD OUTFILE FILES...
+	local trace=$1 outf=$2 pid tp
+	shift 2
+	pid=$(daemon_pid "$MW")
+	echo 1 >/proc/sys/vm/drop_caches
+	$trace -p "$pid" -o "$outf" &
+	tp=$!
+	sleep 2
+	cat "$@" >/dev/null
+	sleep 1
+	kill -INT "$tp"
+	wait "$tp" || true
+}
+
+case_proof() {
+	local model=llama1b files=() p
+	local P=$OUT/proof
+	mkdir -p "$P"
+	read -r -a files <<<"$(awk -F'\t' -v m="$MW" '$1 ~ /mlp/ {print m"/"$1}' "$M/$model.tsv" | head -12 | tr '\n' ' ')"
+	# 1. ltrace: calls made by weightfs's own code (the main executable's PLT)
+	#    while serving reads, after a warm-up that gives every request thread
+	#    its buffer; then the same reads seen from libfuse's PLT.
+	for mode in copy splice; do
+		log "proof: ltrace io=$mode"
+		wfs_mount "$model" -o io=$mode
+		"$RD" seq "$M/$model.weightfs.lst" 4 >/dev/null
+		"$RD" seq "$M/$model.weightfs.lst" 1 >/dev/null
+		traced_read "ltrace -f -c -e malloc+calloc+realloc+free+posix_memalign+aligned_alloc+pthread_mutex_lock+pthread_mutex_trylock+pthread_rwlock_rdlock+pthread_rwlock_wrlock+pthread_spin_lock+pread64+fstat+fstat64+fuse_reply_buf+fuse_reply_data" \
+			"$P/ltrace-weightfs-$mode.txt" "${files[@]}"
+		traced_read "ltrace -f -c -e malloc@libfuse3.so.3+calloc@libfuse3.so.3+realloc@libfuse3.so.3+free@libfuse3.so.3+posix_memalign@libfuse3.so.3+pthread_mutex_lock@libfuse3.so.3+splice@libfuse3.so.3+pread64@libfuse3.so.3+read@libfuse3.so.3+writev@libfuse3.so.3" \
+			"$P/ltrace-libfuse-$mode.txt" "${files[@]}"
+		unmount "$MW"
+	done
+	# 2. strace: the system calls per request, copy and splice, with pipe-max-size
+	#    as the system has it and raised to 4 MiB.
+	for v in weightfs wfs-splice wfs-splice-pipe4m; do
+		log "proof: strace $v"
+		c_mount "$v" "$model"
+		"$RD" seq "$M/$model.weightfs.lst" 4 >/dev/null
+		traced_read "strace -f -c" "$P/strace-c-$v.txt" "${files[@]}"
+		traced_read "strace -f -e trace=pread64,splice,vmsplice,writev,fcntl,futex,mmap,munmap,brk" \
+			"$P/strace-$v.txt" "${files[@]}"
+		c_umount "$v"
+	done
+	# 3. request sizes seen by the daemon: sequential reads and mmap first touch
+	read -r name shard off len <<<"$(largest_tensor $model)"
+	for v in weightfs wfs-ra128 wfs-ra4096; do
+		log "proof: request sizes $v"
+		c_mount "$v" "$model"
+		pid=$(daemon_pid "$MW")
+		cat "$shard" >/dev/null
+		for what in seq mmap; do
+			echo 1 >/proc/sys/vm/drop_caches
+			strace -f -p "$pid" -e trace=pread64 -o "$P/sizes-$v-$what.txt" &
+			tp=$!
+			sleep 2
+			cat "$shard" >/dev/null
+			if [ "$what" = seq ]; then
+				cat "$MW/$name" >/dev/null
+			else
+				"$RD" mmap "$MW/$name" 0 "$len" >/dev/null
+			fi
+			sleep 1
+			kill -INT "$tp"
+			wait "$tp" || true
+		done
+		c_umount "$v"
+	done
+	# squashfuse_ll, for comparison
+	squashfuse_ll "$BENCH_DIR/img/$model.sqfs" "$MS"
+	stat "$MS" >/dev/null
+	pid=$(daemon_pid "$MS")
+	for what in seq mmap; do
+		cat "$BENCH_DIR/img/$model.sqfs" >/dev/null
+		echo 1 >/proc/sys/vm/drop_caches
+		cat "$BENCH_DIR/img/$model.sqfs" >/dev/null
+		strace -f -p "$pid" -e trace=pread64,read -o "$P/sizes-squashfuse-$what.txt" &
+		tp=$!
+		sleep 2
+		if [ "$what" = seq ]; then
+			cat "$MS/$name" >/dev/null
+		else
+			"$RD" mmap "$MS/$name" 0 "$len" >/dev/null
+		fi
+		sleep 1
+		kill -INT "$tp"
+		wait "$tp" || true
+	done
+	unmount "$MS"
+	# 4. splice must not take the shard's pages out of its page cache
+	log "proof: shard residency after splice"
+	echo 4194304 >/proc/sys/fs/pipe-max-size
+	cat "$shard" >/dev/null
+	wfs_mount "$model" -o io=splice
+	{
+		echo "before: $(fincore --noheadings --output PAGES "$shard")"
+		cat "$MW/$name" >/dev/null
+		echo "after:  $(fincore --noheadings --output PAGES "$shard")"
+	} >"$P/splice-residency.txt"
+	unmount "$MW"
+	echo "$PIPE_MAX_ORIG" >/proc/sys/fs/pipe-max-size
+	"$PY" "$here/summarize.py" --proof "$P" >"$P/summary.json"
+}
+
+# ---- run -------------------------------------------------------------------------
+
+{
+	echo "{\"kernel\": \"$(uname -r)\", \"cpus\": $(nproc), \"mem_kb\": $(awk '/MemTotal/ {print $2}' /proc/meminfo),"
+	echo " \"cpu\": \"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)\","
+	echo " \"disk\": \"$(df --output=source "$BENCH_DIR" | tail -1)\","
+	echo " \"weightfs\": \"$("$WFS" --version | head -1)\", \"git\": \"$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)\","
+	echo " \"squashfuse\": \"$(dpkg-query -W -f='${Version}' squashfuse)\", \"pipe_max_size\": $PIPE_MAX_ORIG,"
+	echo " \"quick\": $QUICK, \"runs\": $RUNS, \"rand_count\": $RAND_COUNT, \"date\": \"$(date -u +%FT%TZ)\"}"
+} >"$OUT/machine.json"
+
+for c in $CASES; do
+	log "case $c"
+	"case_$c"
+done
+
+"$PY" "$here/summarize.py" "$OUT" | tee "$OUT/table.md"
+if [ "$QUICK" != 1 ]; then
+	cp "$OUT/results.json" "$here/results.json"
+fi
+log "raw results: $RAW; results: $OUT/results.json"
+[ "$KEEP" = 1 ] && log "models and images kept in $BENCH_DIR/models and $BENCH_DIR/img"
+exit 0
