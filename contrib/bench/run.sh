@@ -286,7 +286,7 @@ case_tech() {
 # ---- case 2: mmap first touch and numpy.memmap of the largest tensor ----------
 
 case_mmap() {
-	local model=llama1b c r state tool name shard off len path
+	local model=llama1b c r state tool name shard off len path o json
 	read -r name shard off len <<<"$(largest_tensor $model)"
 	for ((r = 1; r <= RUNS; r++)); do
 		for state in cold shard_warm; do
@@ -383,14 +383,10 @@ case_meta() {
 	local model c r state mnt secs pid n rss rss2 t0 tiny_rss
 	for ((r = 1; r <= RUNS; r++)); do
 		# the daemon's size with a one-tensor model: the baseline of memory per tensor
-		for c in weightfs squashfuse; do
-			[ "$c" = weightfs ] && mnt=$MW || mnt=$MS
-			if [ "$c" = weightfs ]; then wfs_mount tiny; else squashfuse_ll "$BENCH_DIR/img/llama1b.sqfs" "$MS"; fi
-			stat "$mnt" >/dev/null
-			pid=$(daemon_pid "$mnt")
-			[ "$c" = weightfs ] && record "{\"rss_kb\": $(rss_kb "$pid")}" case meta_baseline model tiny state warm contender "$c" run "$r"
-			c_umount "$c"
-		done
+		wfs_mount tiny
+		stat "$MW" >/dev/null
+		record "{\"rss_kb\": $(rss_kb "$(daemon_pid "$MW")")}" case meta_baseline model tiny state warm contender weightfs run "$r"
+		unmount "$MW"
 		for model in llama1b llama8b dsv3; do
 			for c in $(rotate "$r" weightfs squashfuse); do
 				log "meta $model round $r $c"

@@ -35,10 +35,14 @@ struct wfs_tensor {
 	enum wfs_dtype dtype;
 };
 
+struct wfs_remote;
+struct wfs_remote_file;
+
 struct wfs_shard {
 	struct wfs_str name;   /**< path relative to the model directory */
-	int fd;                /**< -1 when opened per read (out of descriptors) or in memory */
+	int fd;                /**< -1 when opened per read (out of descriptors), remote or in memory */
 	const uint8_t *memory; /**< the file's bytes, for models opened from memory */
+	struct wfs_remote_file *remote; /**< the file's bytes over HTTP, for remote models */
 	uint64_t size;
 	dev_t dev;             /**< identity checked when the file is reopened */
 	ino_t ino;
@@ -54,6 +58,7 @@ struct wfs_kv {
 /** A file or directory of the model directory that is not a shard or the index. */
 struct wfs_extra {
 	struct wfs_str path; /**< relative to the model directory, '/'-separated */
+	struct wfs_remote_file *remote; /**< NULL for local files (opened by path) */
 	bool is_dir;
 	uint64_t size;
 	struct timespec mtime;
@@ -80,7 +85,9 @@ struct wfs_model {
 
 	bool sharded;              /**< opened through an index */
 	struct wfs_str index_name; /**< the index file, when sharded */
-	int dirfd;                 /**< the model directory, -1 for memory models */
+	int dirfd;                 /**< the model directory, -1 for memory and remote models */
+	struct wfs_remote *remote; /**< the HTTP session of a remote model, else NULL */
+	const char *format;        /**< "safetensors" */
 	uint64_t total_bytes;
 	struct timespec newest_mtime;
 
@@ -89,10 +96,23 @@ struct wfs_model {
 	} cap;
 };
 
+/** Settings of remote (http://, https://, hf://, s3://) sources. Zero means the default. */
+struct wfs_remote_options {
+	size_t chunk_size;     /**< bytes fetched per request on reads */
+	size_t cache_size;     /**< bytes of chunks kept in memory */
+	const char *cache_dir; /**< persistent chunk cache, or NULL */
+	const char *files;     /**< http(s): comma-separated further files to expose */
+	bool verbose;          /**< log every request through warn */
+};
+
 struct wfs_open_options {
 	struct wfs_warn warn;  /**< where warnings go; may be empty */
 	bool no_extras;        /**< do not list the directory's other files */
+	struct wfs_remote_options remote;
 };
+
+/** True when SOURCE names a remote model (http://, https://, hf://, s3://). */
+bool wfs_source_is_remote(const char *source);
 
 /**
  * Opens SOURCE (a model directory, a .safetensors file, an index .json, or a
@@ -128,6 +148,13 @@ ssize_t wfs_model_find(const struct wfs_model *m, const char *name, size_t len);
  */
 ssize_t wfs_tensor_read(const struct wfs_model *m, const struct wfs_tensor *t,
 			void *buf, size_t len, uint64_t off);
+
+/**
+ * Reads @p len bytes at @p off of a remote extra file, clipped at its end
+ * (local extras are read through a descriptor opened by their path).
+ */
+ssize_t wfs_extra_read(const struct wfs_model *m, const struct wfs_extra *x,
+		       void *buf, size_t len, uint64_t off);
 
 /**
  * Reads exactly @p len bytes at absolute offset @p off of shard @p s.

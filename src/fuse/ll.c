@@ -186,6 +186,12 @@ static void wfs_ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_
 	readdir_common(req, ino, size, off, true);
 }
 
+/* Local extra files are read through a descriptor opened by wfs_ll_open. */
+static bool has_fd(const struct wfs_fs *fs, const struct wfs_node *n)
+{
+	return n->kind == WFS_NODE_FILE && fs->model->extras[n->ref].remote == NULL;
+}
+
 static void wfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct wfs_fs *fs = fs_of(req);
@@ -202,7 +208,7 @@ static void wfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	if (n->kind == WFS_NODE_FILE) {
+	if (n->kind == WFS_NODE_FILE && fs->model->extras[n->ref].remote == NULL) {
 		const struct wfs_extra *x = &fs->model->extras[n->ref];
 		int fd = openat(fs->model->dirfd, wfs_model_str(fs->model, x->path), O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
@@ -212,14 +218,15 @@ static void wfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		fi->fh = (uint64_t)fd;
 	}
 	fi->keep_cache = 1;
-	if (fuse_reply_open(req, fi) != 0 && n->kind == WFS_NODE_FILE)
+	if (fuse_reply_open(req, fi) != 0 && has_fd(fs, n))
 		close((int)fi->fh);
 }
 
 static void wfs_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	const struct wfs_node *n = node_of(fs_of(req), ino);
-	if (n != NULL && n->kind == WFS_NODE_FILE)
+	struct wfs_fs *fs = fs_of(req);
+	const struct wfs_node *n = node_of(fs, ino);
+	if (n != NULL && has_fd(fs, n))
 		close((int)fi->fh);
 	fuse_reply_err(req, 0);
 }
@@ -254,12 +261,21 @@ static char *read_buffer(size_t size)
 	return thread_buf;
 }
 
-/* Replies with the bytes [pos, pos+len) of the open extra file fd; short means changed: EIO. */
-static void read_extra(fuse_req_t req, int fd, size_t len, off_t pos)
+/* Replies with the bytes [pos, pos+len) of an extra file; short means changed: EIO. */
+static void read_extra(fuse_req_t req, const struct wfs_fs *fs, const struct wfs_node *n, int fd,
+		       size_t len, off_t pos)
 {
 	char *buf = read_buffer(len);
 	if (buf == NULL) {
 		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (!has_fd(fs, n)) {
+		ssize_t got = wfs_extra_read(fs->model, &fs->model->extras[n->ref], buf, len, (uint64_t)pos);
+		if (got < 0)
+			fuse_reply_err(req, (int)-got);
+		else
+			fuse_reply_buf(req, buf, (size_t)got);
 		return;
 	}
 	size_t got = 0;
@@ -309,7 +325,7 @@ static void wfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
 	}
 	size_t len = n->nbytes - (uint64_t)off < size ? (size_t)(n->nbytes - (uint64_t)off) : size;
 	if (n->kind == WFS_NODE_FILE) {
-		read_extra(req, (int)fi->fh, len, off);
+		read_extra(req, fs, n, (int)fi->fh, len, off);
 		return;
 	}
 	const struct wfs_tensor *t = &fs->model->tensors[n->ref];

@@ -41,6 +41,11 @@ struct options {
 	int has_fsname;
 	char *layout;
 	char *io;
+	char *chunk_size;
+	char *cache_size;
+	char *cache_dir;
+	char *files;       /* comma-separated, possibly split by libfuse's option parser */
+	int last_was_files;
 	int readahead_kb;
 	int help;
 	int version;
@@ -53,6 +58,9 @@ static const struct fuse_opt option_spec[] = {
 	OPT("layout=%s", layout),
 	OPT("io=%s", io),
 	OPT("readahead_kb=%d", readahead_kb),
+	OPT("chunk_size=%s", chunk_size),
+	OPT("cache_size=%s", cache_size),
+	OPT("cache_dir=%s", cache_dir),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -85,6 +93,19 @@ static int option_proc(void *data, const char *arg, int key, struct fuse_args *a
 		fprintf(stderr, "weightfs: unexpected argument %s\n", arg);
 		return -1;
 	case FUSE_OPT_KEY_OPT:
+		/* -o files=a.json,b.json reaches us as "files=a.json" and "b.json". */
+		if (strncmp(arg, "files=", 6) == 0 || (o->last_was_files && !strchr(arg, '=') && strchr(arg, '.'))) {
+			const char *name = strncmp(arg, "files=", 6) == 0 ? arg + 6 : arg;
+			size_t len = o->files ? strlen(o->files) : 0;
+			char *files = realloc(o->files, len + strlen(name) + 2);
+			if (files == NULL)
+				return -1;
+			sprintf(files + len, "%s%s", len ? "," : "", name);
+			o->files = files;
+			o->last_was_files = 1;
+			return 0;
+		}
+		o->last_was_files = 0;
 		if (strncmp(arg, "fsname=", 7) == 0)
 			o->has_fsname = 1;
 		return 1;
@@ -128,6 +149,29 @@ static void usage(const char *prog)
 	       "    ls /mnt/model/model.layers.0.self_attn\n"
 	       "    fusermount3 -u /mnt/model\n",
 	       prog, prog);
+}
+
+/* "64M", "1G", "4096": bytes. 0 or -1. */
+static int parse_size(const char *name, const char *text, size_t *out)
+{
+	if (text == NULL)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	default: break;
+	}
+	if (errno || end == text || *end != '\0' || text[0] == '-' || v > (SIZE_MAX >> shift)) {
+		fprintf(stderr, "weightfs: %s=%s: expected a size in bytes, with an optional K, M or G\n", name, text);
+		return -1;
+	}
+	*out = (size_t)(v << shift);
+	return 0;
 }
 
 static void warn_to_log(void *ctx, const char *msg)
@@ -290,8 +334,15 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
-	raise_fd_limit();
 	struct wfs_open_options open_opts = {.warn = {warn_to_log, NULL}};
+	if (parse_size("chunk_size", o.chunk_size, &open_opts.remote.chunk_size) < 0 ||
+	    parse_size("cache_size", o.cache_size, &open_opts.remote.cache_size) < 0)
+		goto out;
+	open_opts.remote.cache_dir = o.cache_dir;
+	open_opts.remote.files = o.files;
+	open_opts.remote.verbose = cmd.debug;
+
+	raise_fd_limit();
 	int rc = wfs_model_open(o.source, &open_opts, &model, &err);
 	if (rc == 0)
 		rc = wfs_namespace_build(model, layout, &open_opts.warn, &ns, &err);
@@ -363,6 +414,10 @@ out:
 	free(o.source);
 	free(o.layout);
 	free(o.io);
+	free(o.chunk_size);
+	free(o.cache_size);
+	free(o.cache_dir);
+	free(o.files);
 	fuse_opt_free_args(&args);
 	return status;
 }

@@ -80,6 +80,7 @@ static int walk_dir(struct walk *w, const char *rel, int depth)
 			break;
 		}
 		struct wfs_extra *x = &w->m->extras[w->m->nextras];
+		memset(x, 0, sizeof(*x));
 		x->is_dir = S_ISDIR(st.st_mode);
 		x->size = x->is_dir ? 0 : (uint64_t)st.st_size;
 		x->mtime = st.st_mtim;

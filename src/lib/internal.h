@@ -116,6 +116,21 @@ int wfs_model_finish(struct wfs_model *m, struct wfs_error *err);
 int wfs_extras_scan(struct wfs_model *m, const struct wfs_str *skip, size_t nskip,
 		    const struct wfs_warn *warn, struct wfs_error *err);
 
+/* ---- remote models (remote*.c) ------------------------------------------ */
+
+/** Opens a remote SOURCE into @p m (shards, tensors, extras, m->remote). */
+int wfs_remote_open_model(struct wfs_model *m, const char *source, const struct wfs_open_options *opts,
+			  struct wfs_error *err);
+
+/** Reads exactly len bytes at off of a remote file: len, or a negative errno (-EIO). */
+ssize_t wfs_remote_pread(struct wfs_remote_file *f, void *buf, size_t len, uint64_t off);
+
+/** Writes the session's counters as one line of JSON; returns its length (snprintf-style). */
+size_t wfs_remote_stats(const struct wfs_remote *r, char *buf, size_t cap);
+
+/** Frees the session and every file of it. NULL is a no-op. */
+void wfs_remote_free(struct wfs_remote *r);
+
 void wfs_warnf(const struct wfs_warn *warn, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -42,8 +42,10 @@ static size_t fd_budget(void)
 static struct wfs_model *model_new(void)
 {
 	struct wfs_model *m = calloc(1, sizeof(*m));
-	if (m)
+	if (m) {
 		m->dirfd = -1;
+		m->format = "safetensors";
+	}
 	return m;
 }
 
@@ -56,6 +58,7 @@ void wfs_model_free(struct wfs_model *m)
 			close(m->shards[i].fd);
 	if (m->dirfd >= 0)
 		close(m->dirfd);
+	wfs_remote_free(m->remote);
 	free(m->arena);
 	free(m->tensors);
 	free(m->dims);
@@ -461,6 +464,21 @@ int wfs_model_open(const char *source, const struct wfs_open_options *opts,
 	if (opts == NULL)
 		opts = &defaults;
 	*out = NULL;
+	if (wfs_source_is_remote(source)) {
+		struct wfs_model *m = model_new();
+		if (m == NULL)
+			return -ENOMEM;
+		int rc = wfs_remote_open_model(m, source, opts, err);
+		if (rc == 0)
+			rc = wfs_model_finish(m, err);
+		if (rc < 0) {
+			wfs_model_free(m);
+			return rc;
+		}
+		shrink(m);
+		*out = m;
+		return 0;
+	}
 	struct stat st;
 	if (stat(source, &st) < 0) {
 		int e = errno;
@@ -556,6 +574,8 @@ ssize_t wfs_shard_pread(const struct wfs_model *m, const struct wfs_shard *s,
 		memcpy(buf, s->memory + off, len);
 		return (ssize_t)len;
 	}
+	if (s->remote)
+		return end > s->size ? -EIO : wfs_remote_pread(s->remote, buf, len, off);
 	int fd = s->fd;
 	if (fd < 0) {
 		/* Out of descriptors at open: reopen, and make sure it is the same file. */
@@ -573,6 +593,28 @@ ssize_t wfs_shard_pread(const struct wfs_model *m, const struct wfs_shard *s,
 	if (fd != s->fd)
 		close(fd);
 	return rc < 0 ? rc : (ssize_t)len;
+}
+
+bool wfs_source_is_remote(const char *source)
+{
+	static const char *const schemes[] = {"http://", "https://", "hf://", "s3://"};
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (strncmp(source, schemes[i], strlen(schemes[i])) == 0)
+			return true;
+	return false;
+}
+
+ssize_t wfs_extra_read(const struct wfs_model *m, const struct wfs_extra *x,
+		       void *buf, size_t len, uint64_t off)
+{
+	(void)m;
+	if (x->remote == NULL || x->is_dir)
+		return -EINVAL;
+	if (off >= x->size)
+		return 0;
+	if (len > x->size - off)
+		len = (size_t)(x->size - off);
+	return wfs_remote_pread(x->remote, buf, len, off);
 }
 
 ssize_t wfs_tensor_read(const struct wfs_model *m, const struct wfs_tensor *t,

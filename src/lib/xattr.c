@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "internal.h"
 #include "weightfs/xattr.h"
 
 struct attr {
@@ -53,7 +54,12 @@ static int for_each_xattr(const struct wfs_model *m, const struct wfs_namespace 
 	EMIT("user.nbytes", num[1], (size_t)l1);
 	if (node != 0)
 		return 0;
-	EMIT("user.format", "safetensors", strlen("safetensors"));
+	EMIT("user.format", m->format, strlen(m->format));
+	if (m->remote) {
+		char stats[1024];
+		size_t len = wfs_remote_stats(m->remote, stats, sizeof(stats));
+		EMIT("user.remote.stats", stats, len < sizeof(stats) ? len : sizeof(stats) - 1);
+	}
 	for (size_t i = 0; i < m->nmetadata; i++) {
 		const struct wfs_kv *kv = &m->metadata[i];
 		struct attr a = {"user.metadata.", wfs_model_str(m, kv->key), kv->key.len,

@@ -1,0 +1,310 @@
+#!/usr/bin/python3
+"""Turn the raw results of contrib/bench/run.sh into one table and a JSON file.
+
+    summarize.py OUTDIR          reads OUTDIR/raw.jsonl, OUTDIR/machine.json and
+                                 OUTDIR/proof/summary.json; writes
+                                 OUTDIR/results.json; prints the table (Markdown)
+    summarize.py --proof DIR     condenses the ltrace/strace files of DIR to JSON
+
+Ratios are "weightfs speed / other speed" (above 1: weightfs is faster),
+computed per round from the two contenders measured in that round, then the
+median over the rounds. Throughputs are medians over the rounds.
+"""
+import collections
+import json
+import os
+import re
+import statistics
+import sys
+
+MB = 1e6
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def load(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                rows.append(json.loads(line))
+    return rows
+
+
+def by_round(rows, case, model, state, metric):
+    """{run: {contender: value}} for one case/model/state."""
+    out = collections.defaultdict(dict)
+    for r in rows:
+        if r["case"] == case and r["model"] == model and r["state"] == state and metric in r:
+            out[r["run"]][r["contender"]] = r[metric]
+    return out
+
+
+def speed_ratio(rounds, a, b, higher_is_better=True):
+    ratios = []
+    for vals in rounds.values():
+        if a in vals and b in vals and vals[a] and vals[b]:
+            ratios.append(vals[a] / vals[b] if higher_is_better else vals[b] / vals[a])
+    return median(ratios), len(ratios)
+
+
+def med(rounds, c):
+    return median([v[c] for v in rounds.values() if c in v])
+
+
+def fmt(x, unit="", digits=0):
+    if x is None:
+        return "—"
+    return f"{x:,.{digits}f}{unit}"
+
+
+def fx(x):
+    return "—" if x is None else f"{x:.2f}x"
+
+
+class Table:
+    def __init__(self):
+        self.rows = []
+        self.json = []
+
+    def add(self, case, model, state, measure, vals, ratios, target="", verdict="", extra=None):
+        self.rows.append([case, model, state, measure, *vals, *ratios, target, verdict])
+        rec = {"case": case, "model": model, "state": state, "measure": measure,
+               "direct": vals[0], "weightfs": vals[1], "squashfuse_ll": vals[2],
+               "weightfs_vs_direct": ratios[0], "weightfs_vs_squashfuse_ll": ratios[1],
+               "target": target, "verdict": verdict}
+        if extra:
+            rec.update(extra)
+        self.json.append(rec)
+
+    def markdown(self):
+        head = ["case", "model", "state", "measure", "direct", "weightfs", "squashfuse_ll",
+                "weightfs/direct", "weightfs/squashfuse_ll", "target", "met?"]
+        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in self.rows:
+            out.append("| " + " | ".join(str(x) for x in r) + " |")
+        return "\n".join(out)
+
+
+def verdict(ok):
+    return "" if ok is None else ("yes" if ok else "**no**")
+
+
+def seq_rows(t, rows, case, label, models):
+    targets = {"cold": (0.85, None), "shard_warm": (0.5, 1.0), "warm": (0.9, None)}
+    names = {"cold": "1a cold", "shard_warm": "1b shard warm, mount cold", "warm": "1c warm"}
+    for model in models:
+        for state in ("cold", "shard_warm", "warm"):
+            rd = by_round(rows, case, model, state, "MBps")
+            if not rd:
+                continue
+            rdir, _ = speed_ratio(rd, "weightfs", "direct")
+            rsq, _ = speed_ratio(rd, "weightfs", "squashfuse")
+            td, ts = targets[state]
+            tgt = f">= {td}x direct" + (f", >= {ts}x squashfuse_ll" if ts else "")
+            ok = None if rdir is None else (rdir >= td and (ts is None or (rsq or 0) >= ts))
+            t.add(label, model, names[state], "MB/s",
+                  [fmt(med(rd, "direct")), fmt(med(rd, "weightfs")), fmt(med(rd, "squashfuse"))],
+                  [fx(rdir), fx(rsq)], tgt, verdict(ok),
+                  {"rounds": len(rd), "ratio_direct": rdir, "ratio_squashfuse": rsq})
+
+
+def main():
+    if sys.argv[1] == "--proof":
+        print(json.dumps(proof(sys.argv[2]), indent=1))
+        return
+    outdir = sys.argv[1]
+    rows = load(os.path.join(outdir, "raw.jsonl"))
+    with open(os.path.join(outdir, "machine.json")) as f:
+        machine = json.load(f)
+    t = Table()
+    seq_rows(t, rows, "seq", "1 sequential 1 MiB", ("llama1b", "llama8b"))
+
+    for case, label in (("mmap", "2 mmap first touch"), ("numpy", "2 numpy.memmap sum")):
+        for state in ("cold", "shard_warm"):
+            rd = by_round(rows, case, "llama1b", state, "MBps")
+            if not rd:
+                continue
+            rdir, _ = speed_ratio(rd, "weightfs", "direct")
+            rsq, _ = speed_ratio(rd, "weightfs", "squashfuse")
+            tgt = ">= 0.5x direct" if case == "mmap" else ""
+            ok = None if case != "mmap" or rdir is None else rdir >= 0.5
+            t.add(label, "llama1b", state.replace("_", " "), "MB/s",
+                  [fmt(med(rd, "direct")), fmt(med(rd, "weightfs")), fmt(med(rd, "squashfuse"))],
+                  [fx(rdir), fx(rsq)], tgt, verdict(ok))
+
+    for state in ("cold", "shard_warm"):
+        for metric, label, hib in (("iops", "reads/s", True), ("p50_us", "p50 µs", False),
+                                   ("p99_us", "p99 µs", False)):
+            rd = by_round(rows, "rand", "llama1b", state, metric)
+            if not rd:
+                continue
+            rdir, _ = speed_ratio(rd, "weightfs", "direct", hib)
+            rsq, _ = speed_ratio(rd, "weightfs", "squashfuse", hib)
+            ok = None if metric != "iops" or rsq is None else rsq >= 1.0
+            t.add("3 random 4 KiB", "llama1b", state.replace("_", " "), label,
+                  [fmt(med(rd, "direct"), digits=0 if hib else 1), fmt(med(rd, "weightfs"), digits=0 if hib else 1),
+                   fmt(med(rd, "squashfuse"), digits=0 if hib else 1)],
+                  [fx(rdir), fx(rsq)], ">= 1.0x squashfuse_ll" if metric == "iops" else "", verdict(ok))
+
+    for state in ("cold", "shard_warm"):
+        rd = by_round(rows, "par", "llama1b", state, "MBps")
+        if rd:
+            t.add("4 four parallel readers", "llama1b", state.replace("_", " "), "MB/s",
+                  [fmt(med(rd, "direct")), fmt(med(rd, "weightfs")), fmt(med(rd, "squashfuse"))],
+                  [fx(speed_ratio(rd, "weightfs", "direct")[0]),
+                   fx(speed_ratio(rd, "weightfs", "squashfuse")[0])])
+
+    base = median([r["rss_kb"] for r in rows if r["case"] == "meta_baseline"])
+    ntensors = {}
+    for model in ("llama1b", "llama8b", "dsv3"):
+        p = os.path.join(os.path.dirname(outdir.rstrip("/")), "models", model + ".tsv")
+        if os.path.exists(p):
+            with open(p) as f:
+                ntensors[model] = sum(1 for _ in f)
+    for model in ("llama1b", "llama8b", "dsv3"):
+        big = model == "dsv3"
+        for state in ("cold", "warm"):
+            rd = by_round(rows, "mount", model, state, "seconds")
+            if rd:
+                w = med(rd, "weightfs")
+                t.add("5 mount until a tensor answers", model, f"{state} caches", "ms",
+                      ["—", fmt(w and w * 1000, digits=1), fmt((med(rd, "squashfuse") or 0) * 1000, digits=1)],
+                      ["—", fx(speed_ratio(rd, "weightfs", "squashfuse", False)[0])],
+                      "< 500 ms" if big else "", verdict(w < 0.5) if big and w else "")
+        rd = by_round(rows, "mount", model, "warm", "rss_kb")
+        if rd:
+            w = med(rd, "weightfs")
+            per = ((w - base) * 1024 / ntensors[model]) if (w and base and model in ntensors) else None
+            t.add("5 daemon RSS after mount", model, "", "MiB",
+                  ["—", fmt(w / 1024, digits=1), fmt(med(rd, "squashfuse") / 1024, digits=1)],
+                  ["—", "—"], "< 32 MiB" if big else "", verdict(w < 32 * 1024) if big else "",
+                  {"bytes_per_tensor_above_baseline": per, "baseline_rss_kb": base,
+                   "tensors": ntensors.get(model)})
+            if per is not None:
+                t.add("5 memory per tensor", model, f"(RSS - {base / 1024:.1f} MiB 1-tensor baseline) / {ntensors[model]:,}",
+                      "bytes", ["—", fmt(per), "—"], ["—", "—"])
+        rd = by_round(rows, "getfattr", model, "fresh_mount", "rss_kb_after")
+        if rd:
+            w = med(rd, "weightfs")
+            t.add("5 daemon RSS after every xattr", model, "", "MiB",
+                  ["—", fmt(w / 1024, digits=1), fmt(med(rd, "squashfuse") / 1024, digits=1)],
+                  ["—", "—"], "< 32 MiB" if big else "", verdict(w < 32 * 1024) if big else "")
+        for case, state, label, tgt in (("find", "fresh_mount", "find -type f | wc -l", "< 1 s"),
+                                        ("find", "second", "find again (dentries cached)", ""),
+                                        ("ls_lR", "fresh_mount", "ls -lR", ""),
+                                        ("getfattr", "fresh_mount", "getfattr -R -d", "")):
+            rd = by_round(rows, case, model, state, "seconds")
+            if not rd:
+                continue
+            w = med(rd, "weightfs")
+            count = median([r.get("files") or r.get("lines") or r.get("xattrs") for r in rows
+                            if r["case"] == case and r["model"] == model and r["contender"] == "weightfs"])
+            t.add(f"5 {label}", model, f"{count:,.0f} " + {"find": "files", "ls_lR": "lines", "getfattr": "xattrs"}[case],
+                  "ms", ["—", fmt(w * 1000, digits=1), fmt((med(rd, "squashfuse") or 0) * 1000, digits=1)],
+                  ["—", fx(speed_ratio(rd, "weightfs", "squashfuse", False)[0])],
+                  tgt if big and tgt else "", verdict(w < 1.0) if big and tgt else "")
+
+    # technique sweep: every variant against direct and against the default, same round
+    for state in ("cold", "shard_warm"):
+        rd = by_round(rows, "tech", "llama1b", state, "MBps")
+        if not rd:
+            continue
+        variants = sorted({c for v in rd.values() for c in v}, key=lambda c: (c != "direct", c))
+        for c in variants:
+            if c == "direct":
+                continue
+            vd, _ = speed_ratio(rd, c, "direct")
+            vw, _ = speed_ratio(rd, c, "weightfs")
+            t.add(f"technique: {c}", "llama1b", state.replace("_", " "), "MB/s",
+                  [fmt(med(rd, "direct")), fmt(med(rd, c)), "—"],
+                  [fx(vd), "—"], f"vs default weightfs: {fx(vw)}", "",
+                  {"variant": c, "ratio_vs_default": vw})
+
+    proof_path = os.path.join(outdir, "proof", "summary.json")
+    proof_data = None
+    if os.path.exists(proof_path):
+        with open(proof_path) as f:
+            proof_data = json.load(f)
+    with open(os.path.join(outdir, "results.json"), "w") as f:
+        json.dump({"machine": machine, "table": t.json, "proof": proof_data}, f, indent=1)
+    print(t.markdown())
+    if proof_data:
+        print()
+        print("Read-path proof (calls counted while serving reads, after warm-up):")
+        print("```")
+        print(json.dumps(proof_data, indent=1))
+        print("```")
+
+
+# ---- proof files -------------------------------------------------------------
+
+def ltrace_counts(path):
+    """ltrace -c output: {function: calls}."""
+    out = {}
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(\S+)", line)
+            if m:
+                out[m.group(2)] = int(m.group(1))
+    return out
+
+
+def strace_c_counts(path):
+    out = {}
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$", line)
+            if m and m.group(2) != "total":
+                out[m.group(2)] = int(m.group(1))
+    return out
+
+
+def strace_sizes(path, calls=("pread64", "splice")):
+    """{call: {result size: count}} from an strace -f log."""
+    out = collections.defaultdict(collections.Counter)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        text = f.read()
+    # join "<unfinished ...>" / "<... resumed>" pairs well enough: results are on the resumed line
+    for m in re.finditer(r"(\w+)\((?:[^\n]*?)\)\s+=\s+(-?\d+)", text):
+        if m.group(1) in calls:
+            out[m.group(1)][int(m.group(2))] += 1
+    for m in re.finditer(r"<\.\.\. (\w+) resumed>[^\n]*=\s+(-?\d+)", text):
+        if m.group(1) in calls:
+            out[m.group(1)][int(m.group(2))] += 1
+    return {k: dict(sorted(v.items(), key=lambda kv: -kv[1])[:6]) | {"calls": sum(v.values())}
+            for k, v in out.items()}
+
+
+def proof(d):
+    res = {}
+    for mode in ("copy", "splice"):
+        res[f"ltrace_weightfs_code_io_{mode}"] = ltrace_counts(os.path.join(d, f"ltrace-weightfs-{mode}.txt"))
+        res[f"ltrace_libfuse_io_{mode}"] = ltrace_counts(os.path.join(d, f"ltrace-libfuse-{mode}.txt"))
+    for v in ("weightfs", "wfs-splice", "wfs-splice-pipe4m"):
+        res[f"strace_c_{v}"] = strace_c_counts(os.path.join(d, f"strace-c-{v}.txt"))
+        res[f"strace_sizes_{v}"] = strace_sizes(os.path.join(d, f"strace-{v}.txt"),
+                                                ("pread64", "splice", "writev", "fcntl"))
+    for v in ("weightfs", "wfs-ra128", "wfs-ra4096", "squashfuse"):
+        for what in ("seq", "mmap"):
+            res[f"request_sizes_{v}_{what}"] = strace_sizes(os.path.join(d, f"sizes-{v}-{what}.txt"),
+                                                            ("pread64", "read"))
+    p = os.path.join(d, "splice-residency.txt")
+    if os.path.exists(p):
+        with open(p) as f:
+            res["splice_shard_residency_pages"] = f.read().split("\n")[:2]
+    return res
+
+
+if __name__ == "__main__":
+    main()
