@@ -68,36 +68,68 @@ static int add_index_metadata(struct wfs_model *m, struct json_object *meta, con
 	return 0;
 }
 
-/* Maps every entry's shard path to an index into the sorted, distinct idx->shards. */
-static int collect_shards(struct wfs_model *m, struct wfs_index *idx, struct wfs_str *paths)
+static uint64_t hash_str(const char *s, size_t len)
 {
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/*
+ * Maps every entry's shard path to an index into idx->shards, the distinct
+ * paths sorted. Thousands of entries name a few shards: a hash table finds
+ * the distinct ones, and only those are sorted.
+ */
+static int collect_shards(struct wfs_index *idx, struct wfs_str *paths)
+{
+	const char *text = idx->strings.data;
+	size_t cap = 64;
+	while (cap < 2 * idx->nentries)
+		cap *= 2;
+	uint32_t *table = calloc(cap, sizeof(*table)); /* distinct index + 1 */
+	uint32_t *remap = NULL;
 	idx->shards = malloc((idx->nentries ? idx->nentries : 1) * sizeof(*idx->shards));
-	if (idx->shards == NULL)
-		return -ENOMEM;
-	memcpy(idx->shards, paths, idx->nentries * sizeof(*paths));
-	qsort_r(idx->shards, idx->nentries, sizeof(*idx->shards), compare_str, m->arena);
+	int rc = -ENOMEM;
+	if (table == NULL || idx->shards == NULL)
+		goto out;
 	size_t n = 0;
-	for (size_t i = 0; i < idx->nentries; i++)
-		if (n == 0 || compare_str(&idx->shards[n - 1], &idx->shards[i], m->arena) != 0)
-			idx->shards[n++] = idx->shards[i];
-	idx->nshards = n;
 	for (size_t i = 0; i < idx->nentries; i++) {
-		size_t lo = 0, hi = n;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			int c = compare_str(&idx->shards[mid], &paths[i], m->arena);
-			if (c == 0) {
-				lo = mid;
-				break;
-			}
-			if (c < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
+		const struct wfs_str *p = &paths[i];
+		size_t slot = hash_str(text + p->off, p->len) & (cap - 1);
+		while (table[slot] && compare_str(&idx->shards[table[slot] - 1], p, idx->strings.data) != 0)
+			slot = (slot + 1) & (cap - 1);
+		if (table[slot] == 0) {
+			idx->shards[n++] = *p;
+			table[slot] = (uint32_t)n;
 		}
-		idx->entries[i].shard = (uint32_t)lo;
+		idx->entries[i].shard = table[slot] - 1;
 	}
-	return 0;
+	idx->nshards = n;
+	/* Sort the distinct paths and renumber the entries to match. */
+	struct { struct wfs_str path; uint32_t was; } *order = malloc((n ? n : 1) * sizeof(*order));
+	remap = malloc((n ? n : 1) * sizeof(*remap));
+	if (order == NULL || remap == NULL) {
+		free(order);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		order[i].path = idx->shards[i];
+		order[i].was = (uint32_t)i;
+	}
+	qsort_r(order, n, sizeof(*order), compare_str, idx->strings.data); /* path is the first member */
+	for (size_t i = 0; i < n; i++) {
+		idx->shards[i] = order[i].path;
+		remap[order[i].was] = (uint32_t)i;
+	}
+	free(order);
+	for (size_t i = 0; i < idx->nentries; i++)
+		idx->entries[i].shard = remap[idx->entries[i].shard];
+	rc = 0;
+out:
+	free(table);
+	free(remap);
+	return rc;
 }
 
 int wfs_index_parse(struct wfs_model *m, const char *label, const char *text,
@@ -133,8 +165,8 @@ int wfs_index_parse(struct wfs_model *m, const char *label, const char *text,
 	}
 	json_object_object_foreach(map, tensor, shard) {
 		char tq[WFS_QUOTE_MAX], sq[WFS_QUOTE_MAX];
-		wfs_quote(tensor, strlen(tensor), tq);
 		if (!json_object_is_type(shard, json_type_string)) {
+			wfs_quote(tensor, strlen(tensor), tq);
 			wfs_error_add(err, "%s: weight_map: the shard of tensor %s is not a string", label, tq);
 			rc = WFS_EINVALID;
 			continue;
@@ -142,21 +174,22 @@ int wfs_index_parse(struct wfs_model *m, const char *label, const char *text,
 		const char *path = json_object_get_string(shard);
 		size_t plen = (size_t)json_object_get_string_len(shard);
 		if (!wfs_shard_path_ok(path, plen)) {
+			wfs_quote(tensor, strlen(tensor), tq);
 			wfs_error_add(err, "%s: weight_map: tensor %s: shard %s is not a relative path inside the model directory",
 				      label, tq, wfs_quote(path, plen, sq));
 			rc = WFS_EINVALID;
 			continue;
 		}
 		struct wfs_index_entry *e = &idx->entries[idx->nentries];
-		if (wfs_arena_add(m, tensor, strlen(tensor), &e->tensor) < 0 ||
-		    wfs_arena_add(m, path, plen, &paths[idx->nentries]) < 0) {
+		if (wfs_strings_add(&idx->strings, tensor, strlen(tensor), &e->tensor) < 0 ||
+		    wfs_strings_add(&idx->strings, path, plen, &paths[idx->nentries]) < 0) {
 			rc = -ENOMEM;
 			goto out;
 		}
 		idx->nentries++;
 	}
 	if (rc == 0)
-		rc = collect_shards(m, idx, paths);
+		rc = collect_shards(idx, paths);
 out:
 	free(paths);
 	json_object_put(root);
@@ -169,6 +202,7 @@ void wfs_index_release(struct wfs_index *idx)
 {
 	if (idx == NULL)
 		return;
+	free(idx->strings.data);
 	free(idx->shards);
 	free(idx->entries);
 	memset(idx, 0, sizeof(*idx));

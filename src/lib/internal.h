@@ -21,9 +21,18 @@ int wfs_grow(void **items, size_t *cap, size_t count, size_t extra, size_t elem)
 #define WFS_GROW(items, cap, count, extra) \
 	wfs_grow((void **)&(items), &(cap), (count), (extra), sizeof(*(items)))
 
-/* ---- the model's string arena ------------------------------------------ */
+/* ---- string arenas --------------------------------------------------------- */
 
-/** Copies @p len bytes plus a terminating NUL into the arena. */
+/** Strings kept end to end, each NUL-terminated, addressed by offset. */
+struct wfs_strings {
+	char *data;
+	size_t len, cap;
+};
+
+/** Copies @p len bytes plus a terminating NUL into @p a (s may point into a). */
+int wfs_strings_add(struct wfs_strings *a, const char *s, size_t len, struct wfs_str *out);
+
+/** wfs_strings_add to the model's own arena. */
 int wfs_arena_add(struct wfs_model *m, const char *s, size_t len, struct wfs_str *out);
 
 /** Appends formatted text to the arena as one string. */
@@ -48,6 +57,39 @@ enum wfs_json_kind {
 int wfs_json_parse(const char *label, const char *text, size_t len,
 		   enum wfs_json_kind kind, struct json_object **out,
 		   struct wfs_error *err);
+
+/* ---- strict JSON lexing (jsonlex.c) ------------------------------------- */
+
+/** Offset of the first byte that is not strict UTF-8 (RFC 3629), or len. */
+size_t wfs_utf8_valid_prefix(const unsigned char *s, size_t len);
+
+/**
+ * Decodes the body of a JSON string (between the quotes, already lexed) into
+ * @p o, which has room for end - p bytes. Returns the length, or -1.
+ */
+ssize_t wfs_json_decode_string(const char *p, const char *end, char *o);
+
+struct wfs_json_cursor {
+	const char *p;     /**< next byte */
+	const char *begin; /**< for offsets in messages */
+	const char *end;
+	bool too_deep;     /**< set when a value nests deeper than WFS_JSON_MAX_DEPTH */
+};
+
+struct wfs_json_token {
+	const char *text; /**< a string's body (without quotes), or a number's spelling */
+	size_t len;
+	bool escaped;     /**< string: contains backslash escapes */
+	bool integer;     /**< number: no fraction or exponent */
+};
+
+void wfs_jc_ws(struct wfs_json_cursor *c);
+/** Lexes a string at the cursor (which must be at '"'); false if malformed. */
+bool wfs_jc_string(struct wfs_json_cursor *c, struct wfs_json_token *t);
+/** Lexes a number at the cursor; false if malformed. */
+bool wfs_jc_number(struct wfs_json_cursor *c, struct wfs_json_token *t);
+/** Skips one whole value, checking its syntax; false if malformed or too deep. */
+bool wfs_jc_skip_value(struct wfs_json_cursor *c, int depth);
 
 /* ---- messages ------------------------------------------------------------ */
 
@@ -84,11 +126,13 @@ int wfs_st_check_prefix(const char *label, const uint8_t prefix[8], uint64_t fil
 /* ---- index ---------------------------------------------------------------- */
 
 struct wfs_index_entry {
-	struct wfs_str tensor; /**< in the model arena */
+	struct wfs_str tensor; /**< in wfs_index.strings */
 	uint32_t shard;        /**< index into wfs_index.shards */
 };
 
+/* What an index says, kept only while the model is assembled. */
 struct wfs_index {
+	struct wfs_strings strings;
 	struct wfs_str *shards; /**< distinct shard paths, sorted */
 	size_t nshards;
 	struct wfs_index_entry *entries;

@@ -73,104 +73,38 @@ static void skip_ws(struct scanner *s)
 		s->p++;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool read_u16(struct scanner *s, unsigned *out)
-{
-	if (s->end - s->p < 4)
-		return false;
-	unsigned v = 0;
-	for (int i = 0; i < 4; i++) {
-		int h = hexval(s->p[i]);
-		if (h < 0)
-			return false;
-		v = v * 16 + (unsigned)h;
-	}
-	s->p += 4;
-	*out = v;
-	return true;
-}
-
-static bool put_byte(struct scanner *s, char c)
-{
-	if (WFS_GROW(s->keys, s->keys_cap, s->keys_len, 1) < 0)
-		return false;
-	s->keys[s->keys_len++] = c;
-	return true;
-}
-
-static bool put_utf8(struct scanner *s, unsigned cp)
-{
-	if (cp < 0x80)
-		return put_byte(s, (char)cp);
-	if (cp < 0x800)
-		return put_byte(s, (char)(0xc0 | (cp >> 6))) && put_byte(s, (char)(0x80 | (cp & 0x3f)));
-	if (cp < 0x10000)
-		return put_byte(s, (char)(0xe0 | (cp >> 12))) &&
-		       put_byte(s, (char)(0x80 | ((cp >> 6) & 0x3f))) &&
-		       put_byte(s, (char)(0x80 | (cp & 0x3f)));
-	return put_byte(s, (char)(0xf0 | (cp >> 18))) &&
-	       put_byte(s, (char)(0x80 | ((cp >> 12) & 0x3f))) &&
-	       put_byte(s, (char)(0x80 | ((cp >> 6) & 0x3f))) &&
-	       put_byte(s, (char)(0x80 | (cp & 0x3f)));
-}
-
 /* Scans a string at s->p ('"'); when decode, appends its bytes to s->keys. */
 static bool scan_string(struct scanner *s, bool decode)
 {
-	s->p++; /* opening quote */
-	while (s->p < s->end) {
-		char c = *s->p++;
-		if (c == '"')
-			return true;
-		if (c != '\\') {
-			if (decode && !put_byte(s, c))
+	const char *start = ++s->p; /* past the opening quote */
+	const char *close = start;
+	bool escaped = false;
+	while (close < s->end && *close != '"') {
+		if (*close == '\\') {
+			escaped = true;
+			if (++close >= s->end)
 				return false;
-			continue;
 		}
-		if (s->p >= s->end)
-			return false;
-		char e = *s->p++;
-		unsigned cp;
-		switch (e) {
-		case '"': cp = '"'; break;
-		case '\\': cp = '\\'; break;
-		case '/': cp = '/'; break;
-		case 'b': cp = '\b'; break;
-		case 'f': cp = '\f'; break;
-		case 'n': cp = '\n'; break;
-		case 'r': cp = '\r'; break;
-		case 't': cp = '\t'; break;
-		case 'u':
-			if (!read_u16(s, &cp))
-				return false;
-			if (cp >= 0xd800 && cp < 0xdc00 && s->end - s->p >= 6 &&
-			    s->p[0] == '\\' && s->p[1] == 'u') {
-				const char *save = s->p;
-				unsigned lo;
-				s->p += 2;
-				if (read_u16(s, &lo) && lo >= 0xdc00 && lo < 0xe000)
-					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-				else
-					s->p = save;
-			}
-			break;
-		default:
-			return false;
-		}
-		if (decode && !put_utf8(s, cp))
-			return false;
+		close++;
 	}
-	return false;
+	if (close >= s->end)
+		return false;
+	s->p = close + 1;
+	if (!decode)
+		return true;
+	size_t raw = (size_t)(close - start);
+	if (WFS_GROW(s->keys, s->keys_cap, s->keys_len, raw) < 0)
+		return false;
+	if (!escaped) {
+		memcpy(s->keys + s->keys_len, start, raw);
+		s->keys_len += raw;
+		return true;
+	}
+	ssize_t n = wfs_json_decode_string(start, close, s->keys + s->keys_len);
+	if (n < 0)
+		return false;
+	s->keys_len += (size_t)n;
+	return true;
 }
 
 /* Checks a number's spelling where json-c cannot: "-0" and integers >= 2^64. */
@@ -228,24 +162,35 @@ static int compare_keys(const void *a, const void *b, void *keys)
 	return x->len < y->len ? -1 : x->len > y->len;
 }
 
+static void report_duplicate(struct scanner *s, const struct key_ref *k)
+{
+	char q[WFS_QUOTE_MAX];
+	char msg[WFS_QUOTE_MAX + 32];
+	snprintf(msg, sizeof(msg), "duplicate key %s", wfs_quote(s->keys + k->off, k->len, q));
+	problem(s, s->depth, msg, "");
+}
+
 static void check_duplicates(struct scanner *s, size_t first)
 {
 	size_t n = s->nrefs - first;
-	if (n < 2)
+	struct key_ref *refs = s->refs + first;
+	if (n <= 8) {
+		/* Tensor entries have three keys: comparing pairs beats sorting. */
+		for (size_t i = 1; i < n; i++)
+			for (size_t j = 0; j < i; j++)
+				if (compare_keys(&refs[j], &refs[i], s->keys) == 0) {
+					report_duplicate(s, &refs[i]);
+					break;
+				}
 		return;
+	}
 	/* Sorting reorders refs, so the path indices into this range go stale;
 	 * they are not used again for this object. */
-	qsort_r(s->refs + first, n, sizeof(*s->refs), compare_keys, s->keys);
-	char q[WFS_QUOTE_MAX];
-	for (size_t i = first + 1; i < s->nrefs; i++) {
-		if (compare_keys(&s->refs[i - 1], &s->refs[i], s->keys) == 0 &&
-		    (i + 1 == s->nrefs || compare_keys(&s->refs[i], &s->refs[i + 1], s->keys) != 0)) {
-			char msg[WFS_QUOTE_MAX + 32];
-			snprintf(msg, sizeof(msg), "duplicate key %s",
-				 wfs_quote(s->keys + s->refs[i].off, s->refs[i].len, q));
-			problem(s, s->depth, msg, "");
-		}
-	}
+	qsort_r(refs, n, sizeof(*refs), compare_keys, s->keys);
+	for (size_t i = 1; i < n; i++)
+		if (compare_keys(&refs[i - 1], &refs[i], s->keys) == 0 &&
+		    (i + 1 == n || compare_keys(&refs[i], &refs[i + 1], s->keys) != 0))
+			report_duplicate(s, &refs[i]);
 }
 
 static bool scan_object(struct scanner *s)
@@ -364,48 +309,6 @@ static const char *what(enum wfs_json_kind kind)
 	return kind == WFS_JSON_HEADER ? "header" : "index";
 }
 
-/*
- * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
- * U+10FFFF. json-c's own check lets the first two through. Returns the
- * offset of the first bad byte, or len.
- */
-static size_t utf8_valid_prefix(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
-		unsigned lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			n = 2;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 3;
-			if (c == 0xe0)
-				lo = 0xa0; /* overlong */
-			if (c == 0xed)
-				hi = 0x9f; /* surrogates */
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 4;
-			if (c == 0xf0)
-				lo = 0x90;
-			if (c == 0xf4)
-				hi = 0x8f; /* above U+10FFFF */
-		} else {
-			return i;
-		}
-		if (len - i < n || s[i + 1] < lo || s[i + 1] > hi)
-			return i;
-		for (size_t k = 2; k < n; k++)
-			if ((s[i + k] & 0xc0) != 0x80)
-				return i;
-		i += n;
-	}
-	return len;
-}
-
 /* Walks the text once: quietly to find where the top-level object ends, or reporting. */
 static bool scan(const char *label, const char *text, size_t len, enum wfs_json_kind kind,
 		 bool quiet, struct wfs_error *err, size_t *end, int *rc)
@@ -431,38 +334,30 @@ int wfs_json_parse(const char *label, const char *text, size_t len,
 		wfs_error_add(err, "%s: %s is too large", label, what(kind));
 		return WFS_EINVALID;
 	}
-	size_t bad = utf8_valid_prefix((const unsigned char *)text, len);
+	size_t bad = wfs_utf8_valid_prefix((const unsigned char *)text, len);
 	if (bad < len) {
 		wfs_error_add(err, "%s: %s is not valid UTF-8 (at byte %zu)", label, what(kind), bad);
 		return WFS_EINVALID;
 	}
-	/* Where the object ends, so that bytes after it get their own message
-	 * (json-c's strict mode calls them an "unexpected character"). */
-	size_t end = len;
-	int rc;
-	if (scan(label, text, len, kind, true, NULL, &end, &rc)) {
-		for (size_t i = end; i < len; i++) {
-			if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r') {
-				wfs_error_add(err, "%s: unexpected bytes after the %s's JSON object (at byte %zu)",
-					      label, what(kind), i);
-				return WFS_EINVALID;
-			}
-		}
-	} else {
-		end = len;
-	}
-
 	struct json_tokener *tok = json_tokener_new_ex(WFS_JSON_MAX_DEPTH);
 	if (tok == NULL)
 		return -ENOMEM;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	struct json_object *root = json_tokener_parse_ex(tok, text, (int)end);
+	struct json_object *root = json_tokener_parse_ex(tok, text, (int)len);
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	size_t at = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
+	size_t end;
+	int rc;
 	if (root == NULL || jerr != json_tokener_success) {
 		json_object_put(root);
-		if (jerr == json_tokener_error_depth)
+		/* json-c's strict mode calls bytes after a complete object an
+		 * "unexpected character": the scanner finds where the object ends. */
+		if (jerr == json_tokener_error_parse_unexpected && scan(label, text, len, kind, true, NULL, &end, &rc) &&
+		    end <= at)
+			wfs_error_add(err, "%s: unexpected bytes after the %s's JSON object (at byte %zu)",
+				      label, what(kind), at);
+		else if (jerr == json_tokener_error_depth)
 			wfs_error_add(err, "%s: %s is not valid JSON: nested more than %d levels deep",
 				      label, what(kind), WFS_JSON_MAX_DEPTH);
 		else if (jerr == json_tokener_continue || jerr == json_tokener_success)
@@ -477,7 +372,16 @@ int wfs_json_parse(const char *label, const char *text, size_t len,
 		wfs_error_add(err, "%s: %s is not a JSON object", label, what(kind));
 		return WFS_EINVALID;
 	}
-	if (!scan(label, text, end, kind, false, err, &end, &rc) && rc == 0) {
+	/* json-c stops quietly at a NUL byte: whatever follows must be padding. */
+	for (size_t i = at; i < len; i++) {
+		if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r') {
+			json_object_put(root);
+			wfs_error_add(err, "%s: unexpected bytes after the %s's JSON object (at byte %zu)",
+				      label, what(kind), i);
+			return WFS_EINVALID;
+		}
+	}
+	if (!scan(label, text, len, kind, false, err, &end, &rc) && rc == 0) {
 		/* json-c accepted what the scanner could not follow, or memory ran out. */
 		wfs_error_add(err, "%s: %s could not be checked (out of memory or unusual JSON)", label, what(kind));
 		rc = WFS_EINVALID;

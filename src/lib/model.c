@@ -217,14 +217,13 @@ int wfs_model_finish(struct wfs_model *m, struct wfs_error *err)
 ssize_t wfs_model_find(const struct wfs_model *m, const char *name, size_t len)
 {
 	size_t lo = 0, hi = m->ntensors;
-	struct wfs_tensor key = {.name = {0, len}};
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const struct wfs_tensor *t = &m->tensors[mid];
 		size_t n = t->name.len < len ? t->name.len : len;
 		int c = memcmp(wfs_model_str(m, t->name), name, n);
 		if (c == 0)
-			c = (t->name.len > key.name.len) - (t->name.len < key.name.len);
+			c = (t->name.len > len) - (t->name.len < len);
 		if (c == 0)
 			return (ssize_t)mid;
 		if (c < 0)
@@ -245,12 +244,13 @@ static int check_index(struct wfs_model *m, const struct wfs_index *idx, const c
 	int rc = 0;
 	for (size_t i = 0; i < idx->nentries; i++) {
 		const struct wfs_index_entry *e = &idx->entries[i];
-		ssize_t t = wfs_model_find(m, wfs_model_str(m, e->tensor), e->tensor.len);
+		const char *name = idx->strings.data + e->tensor.off;
+		ssize_t t = wfs_model_find(m, name, e->tensor.len);
 		char q[WFS_QUOTE_MAX], sq[WFS_QUOTE_MAX];
 		if (t < 0 || m->tensors[t].shard != e->shard) {
 			const struct wfs_str s = m->shards[e->shard].name;
 			wfs_error_add(err, "%s: tensor %s: not found in shard %s named by the index", label,
-				      wfs_quote(wfs_model_str(m, e->tensor), e->tensor.len, q),
+				      wfs_quote(name, e->tensor.len, q),
 				      wfs_quote(wfs_model_str(m, s), s.len, sq));
 			rc = WFS_EINVALID;
 			continue;
@@ -317,7 +317,7 @@ static int open_indexed(struct wfs_model *m, const char *index_name, const struc
 	if ((rc = wfs_arena_add(m, index_name, strlen(index_name), &m->index_name)) < 0)
 		goto out;
 	for (size_t i = 0; i < idx.nshards && rc == 0; i++)
-		rc = add_shard(m, wfs_model_str(m, idx.shards[i]), idx.shards[i].len);
+		rc = add_shard(m, idx.strings.data + idx.shards[i].off, idx.shards[i].len);
 	if (rc == 0)
 		rc = load_shards(m, warn, err);
 	if (rc == 0)

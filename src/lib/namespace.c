@@ -63,6 +63,11 @@ size_t wfs_component_encode(const char *in, size_t len, char *out)
 		strcpy(out, e);
 		return strlen(e);
 	}
+	if (len <= WFS_NAME_MAX && !memchr(in, '%', len) && !memchr(in, '/', len)) {
+		memcpy(out, in, len); /* the usual case: nothing to encode */
+		out[len] = '\0';
+		return len;
+	}
 	size_t full = 0;
 	for (size_t i = 0; i < len; i++)
 		full += (in[i] == '%' || in[i] == '/') ? 3 : 1;

@@ -31,26 +31,36 @@ int wfs_grow(void **items, size_t *cap, size_t count, size_t extra, size_t elem)
 	return 0;
 }
 
-int wfs_arena_add(struct wfs_model *m, const char *s, size_t len, struct wfs_str *out)
+int wfs_strings_add(struct wfs_strings *a, const char *s, size_t len, struct wfs_str *out)
 {
 	size_t need;
 	if (__builtin_add_overflow(len, 1, &need))
 		return -ENOMEM;
 	/* s may point into the arena itself, which growing moves. */
-	bool inside = m->arena && s >= m->arena && s < m->arena + m->arena_len;
-	size_t from = inside ? (size_t)(s - m->arena) : 0;
-	int rc = wfs_grow((void **)&m->arena, &m->arena_cap, m->arena_len, need, 1);
+	bool inside = a->data && s >= a->data && s < a->data + a->len;
+	size_t from = inside ? (size_t)(s - a->data) : 0;
+	int rc = wfs_grow((void **)&a->data, &a->cap, a->len, need, 1);
 	if (rc < 0)
 		return rc;
 	if (inside)
-		s = m->arena + from;
+		s = a->data + from;
 	if (len)
-		memmove(m->arena + m->arena_len, s, len);
-	m->arena[m->arena_len + len] = '\0';
-	out->off = m->arena_len;
+		memmove(a->data + a->len, s, len);
+	a->data[a->len + len] = '\0';
+	out->off = a->len;
 	out->len = len;
-	m->arena_len += need;
+	a->len += need;
 	return 0;
+}
+
+int wfs_arena_add(struct wfs_model *m, const char *s, size_t len, struct wfs_str *out)
+{
+	struct wfs_strings a = {m->arena, m->arena_len, m->arena_cap};
+	int rc = wfs_strings_add(&a, s, len, out);
+	m->arena = a.data;
+	m->arena_len = a.len;
+	m->arena_cap = a.cap;
+	return rc;
 }
 
 int wfs_arena_printf(struct wfs_model *m, struct wfs_str *out, const char *fmt, ...)

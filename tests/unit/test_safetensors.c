@@ -136,7 +136,7 @@ static void test_invalid(void)
 	expect_invalid(T("a", "\"dtype\":\"U8\",\"shape\":[-0],\"data_offsets\":[0,0]"), 0, "-0 is not a non-negative integer");
 	expect_invalid(T("a", "\"dtype\":\"U8\",\"shape\":[\"3\"],\"data_offsets\":[0,3]"), 3, "\"3\" is not a non-negative integer");
 	expect_invalid(T("a", "\"dtype\":\"U8\",\"shape\":[18446744073709551616],\"data_offsets\":[0,1]"), 1,
-		       "tensor \"a\": shape: 18446744073709551616 does not fit in 64 bits");
+		       "tensor \"a\": shape must be an array of non-negative integers: 18446744073709551616 does not fit in 64 bits");
 	expect_invalid(T("a", "\"dtype\":\"U8\",\"shape\":{},\"data_offsets\":[0,1]"), 1, "shape must be an array");
 	expect_invalid(T("a", "\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0]"), 1,
 		       "data_offsets must be an array of two non-negative integers");
