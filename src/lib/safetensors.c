@@ -249,7 +249,7 @@ static int compare_keys(const void *a, const void *b, void *text)
 static void check_duplicates(struct header *h, struct keyset *ks, const char *where_fmt, const char *name,
 			     size_t name_len)
 {
-	const char *text = ks->text.data;
+	char *text = ks->text.data;
 	for (size_t i = 1; i < ks->n; i++) {
 		bool dup = false;
 		if (ks->n <= 8) {
