@@ -16,7 +16,8 @@ struct wfs_fs {
 	const struct wfs_namespace *ns;
 	uid_t uid;
 	gid_t gid;
-	bool splice; /**< -o io=splice */
+	bool splice;     /**< -o io=splice */
+	bool no_opendir; /**< the kernel opens directories itself (set by init) */
 };
 
 extern const struct fuse_lowlevel_ops wfs_ll_ops;

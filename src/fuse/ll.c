@@ -81,6 +81,12 @@ static void wfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 		conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
 	}
+	/* Directories need no open state: let the kernel skip OPENDIR and
+	 * RELEASEDIR (it then keeps and caches directory contents itself),
+	 * which saves two round trips per directory that find or ls -R visit. */
+	fs->no_opendir = (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0;
+	if (fs->no_opendir)
+		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
 	if (fs->splice && (conn->capable & FUSE_CAP_SPLICE_WRITE))
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 	else
@@ -121,9 +127,14 @@ static void wfs_ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 
 static void wfs_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	const struct wfs_node *n = node_of(fs_of(req), ino);
+	struct wfs_fs *fs = fs_of(req);
+	const struct wfs_node *n = node_of(fs, ino);
 	if (n == NULL || n->kind != WFS_NODE_DIR) {
 		fuse_reply_err(req, n ? ENOTDIR : ENOENT);
+		return;
+	}
+	if (fs->no_opendir) {
+		fuse_reply_err(req, ENOSYS); /* "success, and do not ask again" */
 		return;
 	}
 	fi->keep_cache = 1;

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -353,6 +354,10 @@ int main(int argc, char *argv[])
 		status = rc == WFS_EINVALID ? EXIT_INVALID : rc == -ENOMEM ? EXIT_INTERNAL : EXIT_SOURCE;
 		goto out;
 	}
+
+	/* Parsing freed far more than the model keeps (JSON trees, scratch):
+	 * give it back before serving for days. */
+	malloc_trim(0);
 
 	struct stat st;
 	errno = 0;
