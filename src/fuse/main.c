@@ -288,6 +288,114 @@ static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
 	return rc;
 }
 
+/* Checks the option values; prints what is wrong. 0 or -1. */
+static int check_options(const struct options *o, const char *prog, enum wfs_layout *layout)
+{
+	if (o->source == NULL || o->mountpoint == NULL) {
+		fprintf(stderr, "weightfs: missing %s\nusage: %s [options] SOURCE MOUNTPOINT (see --help)\n",
+			o->source ? "MOUNTPOINT" : "SOURCE and MOUNTPOINT", prog);
+		return -1;
+	}
+	if (o->layout && wfs_layout_parse(o->layout, layout) < 0) {
+		fprintf(stderr, "weightfs: layout=%s: expected modules, tree or flat\n", o->layout);
+		return -1;
+	}
+	if (o->io && strcmp(o->io, "copy") != 0 && strcmp(o->io, "splice") != 0) {
+		fprintf(stderr, "weightfs: io=%s: expected copy or splice\n", o->io);
+		return -1;
+	}
+	if (o->readahead_kb < 0) {
+		fprintf(stderr, "weightfs: readahead_kb=%d: expected a number of KiB >= 0\n", o->readahead_kb);
+		return -1;
+	}
+	return 0;
+}
+
+/* Opens and validates the model and lays out its tree; returns an exit code. */
+static int load(const struct options *o, const struct fuse_cmdline_opts *cmd, enum wfs_layout layout,
+		struct wfs_model **model, struct wfs_namespace **ns)
+{
+	struct wfs_open_options open_opts = {.warn = {warn_to_log, NULL}};
+	if (parse_size("chunk_size", o->chunk_size, &open_opts.remote.chunk_size) < 0 ||
+	    parse_size("cache_size", o->cache_size, &open_opts.remote.cache_size) < 0)
+		return EXIT_USAGE;
+	open_opts.remote.cache_dir = o->cache_dir;
+	open_opts.remote.files = o->files;
+	open_opts.remote.verbose = cmd->debug;
+
+	struct wfs_error err = {0};
+	int rc = wfs_model_open(o->source, &open_opts, model, &err);
+	if (rc == 0)
+		rc = wfs_namespace_build(*model, layout, &open_opts.warn, ns, &err);
+	print_problems(&err);
+	wfs_error_clear(&err);
+	if (rc == -ENOMEM)
+		fprintf(stderr, "weightfs: out of memory\n");
+	if (rc < 0)
+		return rc == WFS_EINVALID ? EXIT_INVALID : rc == -ENOMEM ? EXIT_INTERNAL : EXIT_SOURCE;
+	/* Parsing freed far more than the model keeps (JSON trees, scratch):
+	 * give it back before serving for days. */
+	malloc_trim(0);
+	return EXIT_OK;
+}
+
+/* Adds the options every mount gets: read-only, kernel permission checks, a name. */
+static void add_mount_options(struct fuse_args *args, const struct options *o)
+{
+	fuse_opt_add_arg(args, "-oro,default_permissions,subtype=weightfs");
+	if (o->has_fsname)
+		return;
+	char source_abs[PATH_MAX], *fsname = NULL;
+	if (fuse_opt_add_opt_escaped(&fsname, realpath(o->source, source_abs) ? source_abs : o->source) == 0) {
+		char *opt = malloc(strlen(fsname) + 16);
+		if (opt) {
+			sprintf(opt, "-ofsname=%s", fsname);
+			fuse_opt_add_arg(args, opt);
+			free(opt);
+		}
+	}
+	free(fsname);
+}
+
+/* Mounts, daemonizes unless -f, and serves until unmounted; returns an exit code. */
+static int mount_and_serve(struct fuse_session *se, const struct options *o, const struct fuse_cmdline_opts *cmd)
+{
+	char mountpoint[PATH_MAX];
+	struct stat st;
+	errno = 0;
+	if (stat(o->mountpoint, &st) < 0 || !S_ISDIR(st.st_mode) || !realpath(o->mountpoint, mountpoint)) {
+		fprintf(stderr, "weightfs: mountpoint %s: %s\n", o->mountpoint,
+			errno ? strerror(errno) : "not a directory");
+		return EXIT_MOUNT;
+	}
+	if (fuse_set_signal_handlers(se) != 0)
+		return EXIT_INTERNAL;
+	if (fuse_session_mount(se, mountpoint) != 0)
+		return EXIT_MOUNT;
+
+	struct ready_args ready = {.mountpoint = mountpoint, .readahead_kb = o->readahead_kb, .ready_fd = -1};
+	int rc;
+	if (!cmd->foreground && (rc = daemonize(&ready.ready_fd)) < 0) {
+		fprintf(stderr, "weightfs: fork: %s\n", strerror(-rc));
+		fuse_session_unmount(se);
+		return EXIT_MOUNT;
+	}
+	pthread_t tid;
+	if (pthread_create(&tid, NULL, ready_thread, &ready) == 0) {
+		pthread_detach(tid);
+	} else if (ready.ready_fd >= 0) {
+		/* No thread to wait for the mount: let the parent go now. */
+		unsigned char ok = EXIT_OK;
+		if (write(ready.ready_fd, &ok, 1) < 0)
+			wfs_log(LOG_WARNING, "telling the parent: %s", strerror(errno));
+		close(ready.ready_fd);
+	}
+	rc = serve(se, cmd);
+	fuse_session_unmount(se);
+	/* The loop returns the signal that ended it: SIGTERM/SIGINT/SIGHUP are a clean exit. */
+	return rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? EXIT_OK : EXIT_INTERNAL;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -296,116 +404,35 @@ int main(int argc, char *argv[])
 	struct wfs_model *model = NULL;
 	struct wfs_namespace *ns = NULL;
 	struct fuse_session *se = NULL;
-	struct wfs_error err = {0};
-	int status = EXIT_USAGE;
 	enum wfs_layout layout = WFS_LAYOUT_MODULES;
-	bool splice = false;
-	char mountpoint[PATH_MAX];
+	int status = EXIT_USAGE;
 
 	if (fuse_opt_parse(&args, &o, option_spec, option_proc) < 0)
 		goto out;
-	if (o.help) {
-		usage(argv[0]);
+	if (o.help || o.version) {
+		if (o.help)
+			usage(argv[0]);
+		else
+			printf("weightfs %s (libfuse %s)\n", WEIGHTFS_VERSION, fuse_pkgversion());
 		status = EXIT_OK;
 		goto out;
 	}
-	if (o.version) {
-		printf("weightfs %s (libfuse %s)\n", WEIGHTFS_VERSION, fuse_pkgversion());
-		status = EXIT_OK;
+	if (fuse_parse_cmdline(&args, &cmd) != 0 || check_options(&o, argv[0], &layout) < 0)
 		goto out;
-	}
-	if (fuse_parse_cmdline(&args, &cmd) != 0)
-		goto out;
-	if (o.source == NULL || o.mountpoint == NULL) {
-		fprintf(stderr, "weightfs: missing %s\nusage: %s [options] SOURCE MOUNTPOINT (see --help)\n",
-			o.source ? "MOUNTPOINT" : "SOURCE and MOUNTPOINT", argv[0]);
-		goto out;
-	}
-	if (o.layout && wfs_layout_parse(o.layout, &layout) < 0) {
-		fprintf(stderr, "weightfs: layout=%s: expected modules, tree or flat\n", o.layout);
-		goto out;
-	}
-	if (o.io && strcmp(o.io, "copy") != 0 && strcmp(o.io, "splice") != 0) {
-		fprintf(stderr, "weightfs: io=%s: expected copy or splice\n", o.io);
-		goto out;
-	}
-	splice = o.io && strcmp(o.io, "splice") == 0;
-	if (o.readahead_kb < 0) {
-		fprintf(stderr, "weightfs: readahead_kb=%d: expected a number of KiB >= 0\n", o.readahead_kb);
-		goto out;
-	}
-
-	struct wfs_open_options open_opts = {.warn = {warn_to_log, NULL}};
-	if (parse_size("chunk_size", o.chunk_size, &open_opts.remote.chunk_size) < 0 ||
-	    parse_size("cache_size", o.cache_size, &open_opts.remote.cache_size) < 0)
-		goto out;
-	open_opts.remote.cache_dir = o.cache_dir;
-	open_opts.remote.files = o.files;
-	open_opts.remote.verbose = cmd.debug;
-
 	raise_fd_limit();
-	int rc = wfs_model_open(o.source, &open_opts, &model, &err);
-	if (rc == 0)
-		rc = wfs_namespace_build(model, layout, &open_opts.warn, &ns, &err);
-	if (rc < 0) {
-		print_problems(&err);
-		if (rc == -ENOMEM)
-			fprintf(stderr, "weightfs: out of memory\n");
-		status = rc == WFS_EINVALID ? EXIT_INVALID : rc == -ENOMEM ? EXIT_INTERNAL : EXIT_SOURCE;
+	if ((status = load(&o, &cmd, layout, &model, &ns)) != EXIT_OK)
 		goto out;
-	}
-
-	/* Parsing freed far more than the model keeps (JSON trees, scratch):
-	 * give it back before serving for days. */
-	malloc_trim(0);
-
-	struct stat st;
-	errno = 0;
-	if (stat(o.mountpoint, &st) < 0 || !S_ISDIR(st.st_mode) || !realpath(o.mountpoint, mountpoint)) {
-		fprintf(stderr, "weightfs: mountpoint %s: %s\n", o.mountpoint,
-			errno ? strerror(errno) : "not a directory");
-		status = EXIT_MOUNT;
-		goto out;
-	}
-	fuse_opt_add_arg(&args, "-oro,default_permissions,subtype=weightfs");
-	char *fsname = NULL, source_abs[PATH_MAX];
-	if (!o.has_fsname &&
-	    fuse_opt_add_opt_escaped(&fsname, realpath(o.source, source_abs) ? source_abs : o.source) == 0) {
-		char *opt = malloc(strlen(fsname) + 16);
-		if (opt) {
-			sprintf(opt, "-ofsname=%s", fsname);
-			fuse_opt_add_arg(&args, opt);
-			free(opt);
-		}
-		free(fsname);
-	}
-	struct wfs_fs fs = {.model = model, .ns = ns, .uid = getuid(), .gid = getgid(), .splice = splice};
+	add_mount_options(&args, &o);
+	struct wfs_fs fs = {
+		.model = model, .ns = ns, .uid = getuid(), .gid = getgid(),
+		.splice = o.io && strcmp(o.io, "splice") == 0,
+	};
 	se = fuse_session_new(&args, &wfs_ll_ops, sizeof(wfs_ll_ops), &fs);
-	if (se == NULL)
-		goto out; /* libfuse printed why: almost always an unknown option */
-	if (fuse_set_signal_handlers(se) != 0) {
-		status = EXIT_INTERNAL;
+	if (se == NULL) {
+		status = EXIT_USAGE; /* libfuse printed why: almost always an unknown option */
 		goto out;
 	}
-	if (fuse_session_mount(se, mountpoint) != 0) {
-		status = EXIT_MOUNT;
-		goto out;
-	}
-
-	struct ready_args ready = {.mountpoint = mountpoint, .readahead_kb = o.readahead_kb, .ready_fd = -1};
-	if (!cmd.foreground && (rc = daemonize(&ready.ready_fd)) < 0) {
-		fprintf(stderr, "weightfs: fork: %s\n", strerror(-rc));
-		fuse_session_unmount(se);
-		status = EXIT_MOUNT;
-		goto out;
-	}
-	pthread_t tid;
-	if (pthread_create(&tid, NULL, ready_thread, &ready) == 0)
-		pthread_detach(tid);
-	rc = serve(se, &cmd);
-	fuse_session_unmount(se);
-	/* The loop returns the signal that ended it: SIGTERM/SIGINT/SIGHUP are a clean exit. */
-	status = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? EXIT_OK : EXIT_INTERNAL;
+	status = mount_and_serve(se, &o, &cmd);
 out:
 	if (se) {
 		fuse_remove_signal_handlers(se);
@@ -413,7 +440,6 @@ out:
 	}
 	wfs_namespace_free(ns);
 	wfs_model_free(model);
-	wfs_error_clear(&err);
 	free(cmd.mountpoint);
 	free(o.mountpoint);
 	free(o.source);
