@@ -41,19 +41,22 @@ static uint64_t fnv1a64(const char *s, size_t len)
 	return h;
 }
 
-/* Bytes of the encoding of in[i] (and of the UTF-8 sequence it starts). */
-static size_t piece(const char *in, size_t len, size_t i, size_t *consumed)
+/*
+ * The next piece of in[i..] that must not be cut: a byte to escape (*escape
+ * set, 3 bytes out), a whole UTF-8 sequence, or one byte. Sets *consumed.
+ */
+static size_t piece(const char *in, size_t len, size_t i, size_t *consumed, bool *escape)
 {
 	unsigned char c = (unsigned char)in[i];
-	if (c == '%' || c == '/') {
-		*consumed = 1;
-		return 3;
-	}
+	*escape = c == '%' || c == '/';
 	size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-	if (n > len - i)
-		n = len - i;
+	if (*escape || n > len - i)
+		n = 1;
+	for (size_t k = 1; k < n; k++)
+		if (((unsigned char)in[i + k] & 0xc0) != 0x80)
+			n = 1; /* not a sequence: a lone byte, and '%' or '/' after it stays visible */
 	*consumed = n;
-	return n;
+	return *escape ? 3 : n;
 }
 
 size_t wfs_component_encode(const char *in, size_t len, char *out)
@@ -74,10 +77,12 @@ size_t wfs_component_encode(const char *in, size_t len, char *out)
 	size_t limit = full <= WFS_NAME_MAX ? full : LONG_PREFIX_MAX;
 	size_t o = 0;
 	for (size_t i = 0; i < len;) {
-		size_t used, n = piece(in, len, i, &used);
+		size_t used;
+		bool escape;
+		size_t n = piece(in, len, i, &used, &escape);
 		if (o + n > limit)
 			break;
-		if (n == 3) {
+		if (escape) {
 			out[o++] = '%';
 			out[o++] = '2';
 			out[o++] = in[i] == '%' ? '5' : 'F';
