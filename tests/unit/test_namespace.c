@@ -118,6 +118,12 @@ static void test_encode(void)
 	}
 	wfs_component_encode(accents, sizeof(accents), out);
 	CHECK(strstr(out, "%~") == out + 236);
+	/* 3-byte characters are kept whole, not mistaken for escapes. */
+	char cjk[300];
+	for (int i = 0; i < 300; i += 3)
+		memcpy(cjk + i, "\xe4\xb8\xad", 3);
+	wfs_component_encode(cjk, sizeof(cjk), out);
+	CHECK(strstr(out, "%~") == out + 237 && memcmp(out, cjk, 237) == 0);
 }
 
 static void test_modules(void)
