@@ -51,22 +51,23 @@ run_unit() {
 	failed=$((failed + fail))
 }
 
-# Runs pytest on the suites that exist, with extra environment "$@".
+# Runs each pytest suite that exists, with extra environment "$@". Suites
+# run separately: each has its own conftest and helper modules.
 run_pytest() {
-	local suites=() s out
-	for s in tests/integration tests/inspect tests/faults; do
-		[ -d "$s" ] && suites+=("$s")
+	local s out summary
+	for s in tests/integration tests/inspect tests/faults tests/remote; do
+		[ -d "$s" ] || continue
+		echo "  -- $s"
+		out=$(env "$@" /usr/bin/python3 -m pytest -q -p no:cacheprovider "$s" </dev/null 2>&1)
+		echo "$out" | grep -vE '^\.+|^$|^[.sxEF]+ +\[ *[0-9]+%\]$' | tail -40 | sed 's/^/  /'
+		summary=$(echo "$out" | grep -E '(passed|failed|error)' | tail -1)
+		if [ -z "$summary" ]; then
+			echo "  pytest printed no summary for $s"
+			failed=$((failed + 1))
+		else
+			count_pytest "$summary"
+		fi
 	done
-	out=$(env "$@" /usr/bin/python3 -m pytest -q -p no:cacheprovider "${suites[@]}" </dev/null 2>&1)
-	echo "$out" | grep -vE '^\.+|^$' | tail -40 | sed 's/^/  /'
-	local summary
-	summary=$(echo "$out" | grep -E '(passed|failed|error)' | tail -1)
-	if [ -z "$summary" ]; then
-		echo "  pytest printed no summary"
-		failed=$((failed + 1))
-	else
-		count_pytest "$summary"
-	fi
 }
 
 echo "== build"
@@ -80,7 +81,7 @@ echo "== unit tests"
 run_unit build
 
 echo "== integration tests"
-run_pytest WEIGHTFS_BIN="$repo/build/weightfs" WEIGHTFS_INSPECT_BIN="$repo/build/weightfs-inspect"
+run_pytest WEIGHTFS_BIN="$repo/build/weightfs" WEIGHTFS_INSPECT_BIN="$repo/build/src/inspect/weightfs-inspect"
 
 if [ "${WEIGHTFS_SKIP_ASAN:-0}" != 1 ]; then
 	echo "== ASan + UBSan build"
@@ -89,7 +90,7 @@ if [ "${WEIGHTFS_SKIP_ASAN:-0}" != 1 ]; then
 		export ASAN_OPTIONS="detect_leaks=1:$san" UBSAN_OPTIONS="$san" LSAN_OPTIONS="$san"
 		run_unit build-asan
 		run_pytest WEIGHTFS_BIN="$repo/build-asan/weightfs" \
-			WEIGHTFS_INSPECT_BIN="$repo/build-asan/weightfs-inspect" WEIGHTFS_SOAK_SECONDS=5
+			WEIGHTFS_INSPECT_BIN="$repo/build-asan/src/inspect/weightfs-inspect" WEIGHTFS_SOAK_SECONDS=5
 		unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 		# The daemon's stderr is /dev/null once mounted: its reports are in the logs.
 		if ls "$logs"/san* >/dev/null 2>&1; then

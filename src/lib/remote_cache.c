@@ -1,0 +1,623 @@
+/**
+ * @file remote_cache.c
+ * The chunk cache of remote files: memory, then disk, then the network.
+ *
+ * Reads are served in aligned chunks of chunk_size bytes (the last chunk
+ * of a file is shorter). Design, and the one lock it takes:
+ *
+ * - One mutex guards the hash table of chunks (key: file id, chunk index),
+ *   the LRU list, the byte count, the readahead queue and each file's
+ *   readahead state. It is never held during I/O or a copy: a reader takes
+ *   a reference to a chunk under the lock and copies after unlocking.
+ * - A chunk is LOADING (in the table, its bytes being fetched by exactly
+ *   one thread), READY or FAILED. A reader that finds it LOADING waits on
+ *   the condition variable, so a chunk is fetched once however many
+ *   threads want it; a chunk still waiting in the readahead queue is taken
+ *   over by the reader instead of waited for. A FAILED chunk leaves the
+ *   table at once: the next read tries again, and this one returns EIO.
+ * - References: the table holds one, and so does every reader, the loader
+ *   and the readahead queue. Eviction (least recently used first) removes
+ *   READY chunks that only the table references, until the bytes held are
+ *   under cache_size; chunks being read or loaded are never freed under a
+ *   reader, so the cache may briefly exceed its size while all are in use.
+ * - Readahead: when a file is read sequentially (a chunk at or right after
+ *   the last one read), the next chunks are queued, the window doubling
+ *   from 2 up to 8 (and at most a quarter of the cache), but never more
+ *   than one chunk past the end of the tensor being read, so reading one
+ *   tensor fetches that tensor's chunks and at most one more (where the
+ *   next tensor starts, which a sequential reader wants next). Worker threads (started at the first
+ *   readahead, after the daemon has forked) fetch them, several at once.
+ * - Disk (cache_dir): one directory per file identity, named by a hash of
+ *   it, holding the identity itself (checked on use: a hash collision
+ *   disables the disk cache for that file, never serves its bytes) and one
+ *   file per chunk, written to a temporary name and renamed, so a chunk
+ *   file is always complete. The identity is the commit (hf://) or the
+ *   ETag (s3://, https://), the path and the size, plus the chunk size:
+ *   bytes of another version of a file can never be served. Files without
+ *   such an identity (an HTTP server that sends no ETag) are not disk-cached.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "remote.h"
+
+#define MAX_WORKERS 8
+#define MAX_WINDOW 8
+
+enum chunk_state { LOADING, READY, FAILED };
+
+struct chunk {
+	struct wfs_remote_file *f;
+	uint64_t k;
+	uint8_t *data;
+	size_t len;
+	int refs;
+	enum chunk_state state;
+	int err;
+	bool in_table, queued, readahead;
+	struct chunk *hnext;
+	struct chunk *prev, *next; /* LRU, READY chunks in the table */
+	struct chunk *qnext;
+};
+
+struct wfs_cache {
+	struct wfs_remote *r;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	pthread_cond_t work;
+	struct chunk **table;
+	size_t nbuckets;
+	struct chunk lru; /* sentinel: lru.next is the most recently used */
+	size_t bytes, capacity;
+	char *dir;
+	struct chunk *qhead, *qtail;
+	pthread_t workers[MAX_WORKERS];
+	size_t nworkers;
+	bool stop;
+	unsigned window;
+	bool disk_warned;
+};
+
+static size_t bucket(const struct wfs_cache *c, uint32_t id, uint64_t k)
+{
+	uint64_t h = ((uint64_t)id * 0x9e3779b97f4a7c15ULL) ^ (k * 0xc2b2ae3d27d4eb4fULL);
+	return (size_t)((h ^ (h >> 29)) % c->nbuckets);
+}
+
+static struct chunk *find(struct wfs_cache *c, const struct wfs_remote_file *f, uint64_t k)
+{
+	for (struct chunk *x = c->table[bucket(c, f->id, k)]; x; x = x->hnext)
+		if (x->f == f && x->k == k)
+			return x;
+	return NULL;
+}
+
+static void table_remove(struct wfs_cache *c, struct chunk *x)
+{
+	struct chunk **pp = &c->table[bucket(c, x->f->id, x->k)];
+	while (*pp && *pp != x)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = x->hnext;
+	x->in_table = false;
+	c->bytes -= x->len;
+	if (x->prev) {
+		x->prev->next = x->next;
+		x->next->prev = x->prev;
+		x->prev = x->next = NULL;
+	}
+}
+
+static void lru_front(struct wfs_cache *c, struct chunk *x)
+{
+	if (x->prev) {
+		x->prev->next = x->next;
+		x->next->prev = x->prev;
+	}
+	x->next = c->lru.next;
+	x->prev = &c->lru;
+	c->lru.next->prev = x;
+	c->lru.next = x;
+}
+
+static void chunk_unref(struct chunk *x)
+{
+	if (--x->refs == 0) {
+		free(x->data);
+		free(x);
+	}
+}
+
+/* Frees least recently used chunks that nobody is reading until @p extra more bytes fit. */
+static void evict(struct wfs_cache *c, size_t extra)
+{
+	struct chunk *x = c->lru.prev;
+	while (x != &c->lru && c->bytes + extra > c->capacity) {
+		struct chunk *prev = x->prev;
+		if (x->refs == 1) {
+			table_remove(c, x);
+			chunk_unref(x);
+		}
+		x = prev;
+	}
+}
+
+static size_t chunk_len(const struct wfs_cache *c, const struct wfs_remote_file *f, uint64_t k)
+{
+	uint64_t cs = c->r->chunk_size, start = k * cs;
+	return (size_t)(f->size - start < cs ? f->size - start : cs);
+}
+
+/* A new LOADING chunk in the table, referenced by the table and the caller. NULL on ENOMEM. */
+static struct chunk *insert(struct wfs_cache *c, struct wfs_remote_file *f, uint64_t k)
+{
+	struct chunk *x = calloc(1, sizeof(*x));
+	if (x == NULL)
+		return NULL;
+	x->f = f;
+	x->k = k;
+	x->len = chunk_len(c, f, k);
+	x->refs = 2;
+	x->state = LOADING;
+	x->in_table = true;
+	evict(c, x->len);
+	size_t b = bucket(c, f->id, k);
+	x->hnext = c->table[b];
+	c->table[b] = x;
+	c->bytes += x->len;
+	return x;
+}
+
+/* ---- disk ------------------------------------------------------------- */
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Writes @p len bytes to @p path through a temporary name. */
+static int write_atomic(const char *path, const void *data, size_t len)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%lx", path, (long)getpid(), (unsigned long)pthread_self());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	int rc = write_all(fd, data, len);
+	if (close(fd) < 0)
+		rc = -1;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -1;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+static void disk_warn(struct wfs_cache *c, const char *what, const char *path)
+{
+	pthread_mutex_lock(&c->lock);
+	bool first = !c->disk_warned;
+	c->disk_warned = true;
+	pthread_mutex_unlock(&c->lock);
+	if (first)
+		wfs_warnf(&c->r->http.warn, "cache_dir: %s %s: %s; chunks that cannot be written are not kept",
+			  what, path, strerror(errno));
+}
+
+/* The file's directory in the disk cache, checked against its identity; NULL if none. */
+static const char *disk_dir(struct wfs_cache *c, struct wfs_remote_file *f)
+{
+	int state = __atomic_load_n(&f->disk_state, __ATOMIC_ACQUIRE);
+	if (state != 0)
+		return state > 0 ? f->disk_dir : NULL;
+	if (c->dir == NULL || f->identity == NULL) {
+		__atomic_store_n(&f->disk_state, -1, __ATOMIC_RELEASE);
+		return NULL;
+	}
+	char path[4096], idpath[4200];
+	size_t idlen = strlen(f->identity);
+	snprintf(path, sizeof(path), "%s/%016" PRIx64 "-%zu", c->dir, wfs_fnv1a64(f->identity, idlen),
+		 c->r->chunk_size);
+	snprintf(idpath, sizeof(idpath), "%s/identity", path);
+	int result = -1;
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		disk_warn(c, "mkdir", path);
+	} else {
+		int fd = open(idpath, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			if (write_atomic(idpath, f->identity, idlen) == 0)
+				result = 1;
+			else
+				disk_warn(c, "write", idpath);
+		} else {
+			struct stat st;
+			char *have = malloc(idlen + 1);
+			if (have && fstat(fd, &st) == 0 && (size_t)st.st_size == idlen &&
+			    read_all(fd, have, idlen) == 0 && memcmp(have, f->identity, idlen) == 0)
+				result = 1;
+			else
+				wfs_warnf(&c->r->http.warn, "cache_dir: %s holds another file; %s is not disk-cached",
+					  path, f->path);
+			free(have);
+			close(fd);
+		}
+	}
+	pthread_mutex_lock(&c->lock);
+	if (f->disk_state == 0) {
+		if (result > 0 && (f->disk_dir = strdup(path)) == NULL)
+			result = -1;
+		__atomic_store_n(&f->disk_state, result, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return f->disk_state > 0 ? f->disk_dir : NULL;
+}
+
+static bool disk_read(struct wfs_cache *c, struct chunk *x)
+{
+	const char *dir = disk_dir(c, x->f);
+	if (dir == NULL)
+		return false;
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/%" PRIu64, dir, x->k);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	bool ok = fstat(fd, &st) == 0 && (uint64_t)st.st_size == x->len && read_all(fd, x->data, x->len) == 0;
+	close(fd);
+	return ok;
+}
+
+static void disk_write(struct wfs_cache *c, struct chunk *x)
+{
+	const char *dir = disk_dir(c, x->f);
+	if (dir == NULL)
+		return;
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/%" PRIu64, dir, x->k);
+	if (write_atomic(path, x->data, x->len) < 0)
+		disk_warn(c, "write", path);
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+/* Fills a LOADING chunk (disk, else network) and publishes the result. Drops the loader's reference. */
+static void load(struct wfs_cache *c, struct chunk *x, bool keep_ref)
+{
+	int rc = 0;
+	x->data = malloc(x->len ? x->len : 1);
+	if (x->data == NULL) {
+		rc = -ENOMEM;
+	} else if (disk_read(c, x)) {
+		atomic_fetch_add(&c->r->stats.disk_hits, 1);
+	} else {
+		rc = wfs_remote_fetch(x->f, x->data, x->len, x->k * c->r->chunk_size, x->readahead);
+		if (rc == 0) {
+			atomic_fetch_add(&c->r->stats.fetches, 1);
+			if (x->readahead)
+				atomic_fetch_add(&c->r->stats.readahead, 1);
+			disk_write(c, x);
+		}
+	}
+	pthread_mutex_lock(&c->lock);
+	if (rc == 0) {
+		x->state = READY;
+		if (x->in_table)
+			lru_front(c, x);
+	} else {
+		x->state = FAILED;
+		x->err = rc;
+		if (x->in_table) {
+			table_remove(c, x);
+			chunk_unref(x);
+		}
+	}
+	pthread_cond_broadcast(&c->changed);
+	if (!keep_ref)
+		chunk_unref(x);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void *worker(void *arg)
+{
+	struct wfs_cache *c = arg;
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (!c->stop && c->qhead == NULL)
+			pthread_cond_wait(&c->work, &c->lock);
+		if (c->stop)
+			break;
+		struct chunk *x = c->qhead;
+		c->qhead = x->qnext;
+		if (c->qhead == NULL)
+			c->qtail = NULL;
+		x->queued = false;
+		pthread_mutex_unlock(&c->lock);
+		load(c, x, false); /* the queue's reference is now ours */
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* Takes @p x out of the readahead queue (lock held); the queue's reference becomes the caller's. */
+static void dequeue(struct wfs_cache *c, struct chunk *x)
+{
+	struct chunk **pp = &c->qhead, *prev = NULL;
+	while (*pp && *pp != x) {
+		prev = *pp;
+		pp = &(*pp)->qnext;
+	}
+	if (*pp == NULL)
+		return;
+	*pp = x->qnext;
+	if (c->qtail == x)
+		c->qtail = prev;
+	x->queued = false;
+	x->qnext = NULL;
+}
+
+/* The end of the tensor holding byte @p off of @p f (its size when no tensor does). */
+static uint64_t tensor_end(const struct wfs_remote_file *f, uint64_t off)
+{
+	size_t lo = 0, hi = f->nends;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (f->ends[mid] <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < f->nends ? f->ends[lo] : f->size;
+}
+
+/* Notes a read of chunks k0..k1 (lock held) and queues readahead when it is sequential. */
+static void plan_readahead(struct wfs_cache *c, struct wfs_remote_file *f, uint64_t k0, uint64_t k1, uint64_t end)
+{
+	bool seq = f->ra_last != UINT64_MAX && k0 + 1 >= f->ra_last && k0 <= f->ra_last + 1;
+	if (!seq) {
+		f->ra_streak = 0;
+		f->ra_last = k1;
+		return;
+	}
+	if (f->ra_streak < 16)
+		f->ra_streak++;
+	if (k1 > f->ra_last)
+		f->ra_last = k1;
+	if (c->window == 0)
+		return;
+	unsigned ahead = 1u << (f->ra_streak < 4 ? f->ra_streak : 4);
+	if (ahead > c->window)
+		ahead = c->window;
+	/* Up to the chunk after the one where the tensor ends: the next tensor's start. */
+	uint64_t limit = tensor_end(f, end - 1);
+	uint64_t last = (limit - 1) / c->r->chunk_size + 1;
+	if (last > (f->size - 1) / c->r->chunk_size)
+		last = (f->size - 1) / c->r->chunk_size;
+	bool queued = false;
+	for (uint64_t k = f->ra_last + 1; k <= f->ra_last + ahead && k <= last; k++) {
+		if (find(c, f, k))
+			continue;
+		struct chunk *x = insert(c, f, k);
+		if (x == NULL)
+			break;
+		x->queued = x->readahead = true;
+		if (c->qtail)
+			c->qtail->qnext = x;
+		else
+			c->qhead = x;
+		c->qtail = x;
+		queued = true;
+	}
+	if (!queued)
+		return;
+	size_t want = c->window < MAX_WORKERS ? c->window : MAX_WORKERS;
+	while (c->nworkers < want && pthread_create(&c->workers[c->nworkers], NULL, worker, c) == 0)
+		c->nworkers++;
+	if (c->nworkers == 0) {
+		/* No thread: the queued chunks are loaded by whoever reads them. */
+		return;
+	}
+	pthread_cond_broadcast(&c->work);
+}
+
+/* A READY chunk with a reference for the caller, or NULL with *rc set. */
+static struct chunk *get(struct wfs_cache *c, struct wfs_remote_file *f, uint64_t k, int *rc)
+{
+	pthread_mutex_lock(&c->lock);
+	struct chunk *x = find(c, f, k);
+	if (x == NULL) {
+		x = insert(c, f, k);
+		pthread_mutex_unlock(&c->lock);
+		if (x == NULL) {
+			*rc = -ENOMEM;
+			return NULL;
+		}
+		load(c, x, true);
+		pthread_mutex_lock(&c->lock);
+	} else {
+		x->refs++;
+		if (x->state == LOADING && x->queued) {
+			dequeue(c, x);
+			pthread_mutex_unlock(&c->lock);
+			x->readahead = false;
+			load(c, x, false); /* drops the queue's reference; ours remains */
+			pthread_mutex_lock(&c->lock);
+		} else if (x->state == LOADING) {
+			atomic_fetch_add(&c->r->stats.waits, 1);
+			while (x->state == LOADING)
+				pthread_cond_wait(&c->changed, &c->lock);
+		} else if (x->state == READY) {
+			atomic_fetch_add(&c->r->stats.cache_hits, 1);
+			if (x->in_table)
+				lru_front(c, x);
+		}
+	}
+	if (x->state != READY) {
+		*rc = x->err ? x->err : -EIO;
+		chunk_unref(x);
+		x = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return x;
+}
+
+ssize_t wfs_cache_read(struct wfs_cache *c, struct wfs_remote_file *f, void *buf, size_t len, uint64_t off)
+{
+	if (len == 0)
+		return 0;
+	uint64_t end;
+	if (__builtin_add_overflow(off, len, &end) || end > f->size)
+		return -EIO;
+	uint64_t cs = c->r->chunk_size, k0 = off / cs, k1 = (end - 1) / cs;
+	pthread_mutex_lock(&c->lock);
+	plan_readahead(c, f, k0, k1, end);
+	pthread_mutex_unlock(&c->lock);
+	uint8_t *out = buf;
+	for (uint64_t k = k0; k <= k1; k++) {
+		int rc = 0;
+		struct chunk *x = get(c, f, k, &rc);
+		if (x == NULL) {
+			atomic_fetch_add(&c->r->stats.errors, 1);
+			if (c->r->http.verbose)
+				wfs_warnf(&c->r->http.warn, "remote: %s: read of bytes %" PRIu64 "-%" PRIu64 " failed: %s",
+					  f->path, off, end - 1, strerror(-rc));
+			return -EIO;
+		}
+		uint64_t cstart = k * cs;
+		uint64_t from = off > cstart ? off - cstart : 0;
+		uint64_t to = end - cstart < x->len ? end - cstart : x->len;
+		memcpy(out, x->data + from, (size_t)(to - from));
+		out += to - from;
+		pthread_mutex_lock(&c->lock);
+		chunk_unref(x);
+		pthread_mutex_unlock(&c->lock);
+	}
+	return (ssize_t)len;
+}
+
+void wfs_cache_offer(struct wfs_cache *c, struct wfs_remote_file *f, uint64_t off, const void *data, size_t len)
+{
+	if (off != 0 || len != f->size || len == 0 || len > c->r->chunk_size || len > c->capacity / 4)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (find(c, f, 0) == NULL) {
+		struct chunk *x = insert(c, f, 0);
+		uint8_t *copy = x ? malloc(len) : NULL;
+		if (x && copy) {
+			memcpy(copy, data, len);
+			x->data = copy;
+			x->state = READY;
+			lru_front(c, x);
+			x->refs--; /* only the table holds it */
+		} else if (x) {
+			table_remove(c, x);
+			x->refs = 1;
+			chunk_unref(x);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+int wfs_cache_new(struct wfs_remote *r, size_t capacity, const char *dir, struct wfs_cache **out,
+		  struct wfs_error *err)
+{
+	struct wfs_cache *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->r = r;
+	c->capacity = capacity;
+	c->lru.next = c->lru.prev = &c->lru;
+	c->nbuckets = 4096;
+	c->table = calloc(c->nbuckets, sizeof(*c->table));
+	/* Readahead may hold a quarter of the cache. */
+	size_t w = capacity / 4 / r->chunk_size;
+	c->window = (unsigned)(w > MAX_WINDOW ? MAX_WINDOW : w);
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->changed, NULL);
+	pthread_cond_init(&c->work, NULL);
+	*out = c;
+	if (c->table == NULL)
+		return -ENOMEM;
+	if (dir && *dir) {
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			wfs_error_add(err, "cache_dir=%s: %s", dir, strerror(errno));
+			return -errno;
+		}
+		/* Absolute: the daemon changes to / when it detaches. */
+		c->dir = realpath(dir, NULL);
+		if (c->dir == NULL) {
+			wfs_error_add(err, "cache_dir=%s: %s", dir, strerror(errno));
+			return -errno;
+		}
+		struct stat st;
+		if (stat(c->dir, &st) < 0 || !S_ISDIR(st.st_mode) || access(c->dir, W_OK | X_OK) < 0) {
+			wfs_error_add(err, "cache_dir=%s: not a writable directory", dir);
+			return -ENOTDIR;
+		}
+	}
+	return 0;
+}
+
+void wfs_cache_free(struct wfs_cache *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_cond_broadcast(&c->work);
+	pthread_mutex_unlock(&c->lock);
+	for (size_t i = 0; i < c->nworkers; i++)
+		pthread_join(c->workers[i], NULL);
+	/* Nothing runs now: drop the queue and the table. */
+	while (c->qhead) {
+		struct chunk *x = c->qhead;
+		c->qhead = x->qnext;
+		x->refs--; /* the queue's */
+	}
+	for (size_t b = 0; c->table && b < c->nbuckets; b++) {
+		struct chunk *x = c->table[b];
+		while (x) {
+			struct chunk *next = x->hnext;
+			free(x->data);
+			free(x);
+			x = next;
+		}
+	}
+	free(c->table);
+	free(c->dir);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->changed);
+	pthread_cond_destroy(&c->work);
+	free(c);
+}

@@ -1,0 +1,138 @@
+"""Servers the remote tests start on loopback: nginx (Debian's nginx-light)
+serving the generated Hub layout, and a second nginx server block acting as
+the CDN the Hub redirects to.
+
+nginx runs in the foreground (`daemon off`) with its own prefix directory,
+and logs every request as one JSON line with $http_range and $status. A
+server that cannot start is a test failure, never a skip.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc=None, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+CONF = """
+user root;
+daemon off;
+master_process on;
+worker_processes 2;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    default_type application/octet-stream;
+    sendfile on;
+    keepalive_requests 100000;
+    client_body_temp_path {prefix}/tmp/body;
+    proxy_temp_path {prefix}/tmp/proxy;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    scgi_temp_path {prefix}/tmp/scgi;
+    log_format wfs escape=json '{{"port":$server_port,"method":"$request_method","uri":"$uri",'
+        '"args":"$args","range":"$http_range","status":$status,"bytes":$body_bytes_sent,'
+        '"auth":"$http_authorization"}}';
+    access_log {prefix}/access.log wfs;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location /api/ {{ default_type application/json; }}
+        # The Hub sends downloads of this repository to a CDN (another origin).
+        location /org/redir/resolve/ {{ return 302 http://127.0.0.1:{cdn_port}$request_uri; }}
+    }}
+    server {{
+        listen 127.0.0.1:{cdn_port};
+        root {root};
+    }}
+}}
+"""
+
+
+class Nginx:
+    def __init__(self, root, prefix):
+        self.root = Path(root)
+        self.prefix = Path(prefix)
+        self.port = None
+        self.cdn_port = None
+        self.proc = None
+
+    def start(self):
+        if not os.path.exists(NGINX):
+            pytest.fail("nginx is not installed: apt-get install nginx-light (contrib/deps.sh)")
+        (self.prefix / "tmp").mkdir(parents=True, exist_ok=True)
+        for attempt in range(5):
+            self.port, self.cdn_port = free_port(), free_port()
+            conf = self.prefix / "nginx.conf"
+            conf.write_text(CONF.format(prefix=self.prefix, root=self.root, port=self.port,
+                                        cdn_port=self.cdn_port))
+            self.out = open(self.prefix / "nginx.out", "wb")
+            self.proc = subprocess.Popen([NGINX, "-p", str(self.prefix), "-c", str(conf)],
+                                         stdin=subprocess.DEVNULL, stdout=self.out, stderr=self.out)
+            if wait_port(self.port, self.proc) and wait_port(self.cdn_port, self.proc):
+                return self
+            self.stop()
+        pytest.fail("nginx did not start:\n" + self.errors())
+
+    def errors(self):
+        text = ""
+        for name in ("nginx.out", "error.log"):
+            p = self.prefix / name
+            if p.exists():
+                text += p.read_text(errors="replace")
+        return text
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self):
+        """Every request so far, oldest first (dicts of the JSON log line)."""
+        path = self.prefix / "access.log"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def mark(self):
+        time.sleep(0.2)  # nginx logs a request once it has sent the answer
+        return len(self.log())
+
+    def since(self, mark):
+        time.sleep(0.2)
+        return self.log()[mark:]
