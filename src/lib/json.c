@@ -93,7 +93,8 @@ static bool scan_string(struct scanner *s, bool decode)
 	if (!decode)
 		return true;
 	size_t raw = (size_t)(close - start);
-	if (WFS_GROW(s->keys, s->keys_cap, s->keys_len, raw) < 0)
+	/* One byte more than needed, so that keys is never NULL, even for "". */
+	if (WFS_GROW(s->keys, s->keys_cap, s->keys_len, raw + 1) < 0)
 		return false;
 	if (!escaped) {
 		memcpy(s->keys + s->keys_len, start, raw);

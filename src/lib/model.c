@@ -188,7 +188,8 @@ static int compare_tensors(const void *a, const void *b, void *arena)
 
 int wfs_model_finish(struct wfs_model *m, struct wfs_error *err)
 {
-	qsort_r(m->tensors, m->ntensors, sizeof(*m->tensors), compare_tensors, m->arena);
+	if (m->ntensors > 1) /* qsort must not see NULL, even for 0 elements */
+		qsort_r(m->tensors, m->ntensors, sizeof(*m->tensors), compare_tensors, m->arena);
 	int rc = 0;
 	for (size_t i = 1; i < m->ntensors; i++) {
 		const struct wfs_tensor *a = &m->tensors[i - 1], *b = &m->tensors[i];

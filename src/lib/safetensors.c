@@ -630,7 +630,8 @@ static int compare_ranges(const void *a, const void *b)
 static int check_tiling(const struct wfs_model *m, struct range *r, size_t n, uint64_t data_len,
 			const char *label, struct wfs_error *err)
 {
-	qsort(r, n, sizeof(*r), compare_ranges);
+	if (n > 1) /* r is NULL for a header without tensors */
+		qsort(r, n, sizeof(*r), compare_ranges);
 	int rc = 0;
 	uint64_t covered = 0;
 	size_t prev = SIZE_MAX;
