@@ -53,6 +53,7 @@ struct wfs_shard {
 struct wfs_kv {
 	struct wfs_str key;
 	struct wfs_str value;
+	bool json; /**< value is compact JSON text (a number, object...), not a string */
 };
 
 /** A file or directory of the model directory that is not a shard or the index. */

@@ -16,6 +16,7 @@
 #ifndef INSPECT_DECODE_H
 #define INSPECT_DECODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,12 @@ void dec_init(void);
  * For F4 and F6, the bytes of the last whole group must be readable.
  */
 void dec_decode(enum wfs_dtype dt, const uint8_t *src, size_t n, double *out);
+
+/** True when every value of @p dt is exactly a float (all but I32, U32, I64, U64, F64). */
+bool dec_narrow(enum wfs_dtype dt);
+
+/** dec_decode() into floats, for narrow dtypes only; faster. */
+void dec_decode_f(enum wfs_dtype dt, const uint8_t *src, size_t n, float *out);
 
 /** Element @p i of an integer (or BOOL) dtype, exactly. */
 int64_t dec_signed(enum wfs_dtype dt, const uint8_t *src, size_t i);

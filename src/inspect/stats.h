@@ -16,10 +16,15 @@
 
 #define STATS_BLOCK 1024
 
-/** Mean, variance and extremes are of the finite values only. */
+/**
+ * Mean, variance and extremes are of the finite values only. The mean is
+ * kept as base + rel (a block's rounded mean and the correction found by the
+ * second pass), so that the difference of two means, which Chan's update
+ * squares, keeps its digits when the values sit far from zero.
+ */
 struct stats {
 	uint64_t n;        /**< finite values */
-	double mean;
+	double base, rel;  /**< mean = base + rel */
 	double m2;         /**< sum of squared deviations from the mean */
 	double min, max;   /**< +Inf and -Inf while n == 0 */
 	uint64_t zeros;    /**< values equal to 0 (either sign) */
@@ -31,9 +36,21 @@ void stats_init(struct stats *s);
 
 /** The statistics of @p n (at most STATS_BLOCK) values. */
 void stats_block(struct stats *s, const double *x, size_t n);
+void stats_block_f(struct stats *s, const float *x, size_t n);
+
+/**
+ * Which vector instructions stats_block_f() uses on x86-64: -1 the best the
+ * CPU has (the default: AVX2 when present), 0 SSE2 only. For the tests.
+ */
+void stats_simd(int level);
 
 /** @p a becomes the statistics of a's values followed by b's. */
 void stats_merge(struct stats *a, const struct stats *b);
+
+static inline double stats_mean(const struct stats *s)
+{
+	return s->base + s->rel;
+}
 
 /** Every value, finite or not. */
 static inline uint64_t stats_count(const struct stats *s)
@@ -56,5 +73,6 @@ void stats_tree_result(const struct stats_tree *t, struct stats *out);
 
 /** Adds @p n values of any length, block by block. */
 void stats_tree_values(struct stats_tree *t, const double *x, size_t n);
+void stats_tree_values_f(struct stats_tree *t, const float *x, size_t n);
 
 #endif

@@ -54,7 +54,8 @@ static int add_index_metadata(struct wfs_model *m, struct json_object *meta, con
 		struct wfs_kv *kv = &m->index_meta[m->nindex_meta];
 		const char *text;
 		size_t len;
-		if (json_object_is_type(val, json_type_string)) {
+		kv->json = !json_object_is_type(val, json_type_string);
+		if (!kv->json) {
 			text = json_object_get_string(val);
 			len = (size_t)json_object_get_string_len(val);
 		} else {

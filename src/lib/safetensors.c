@@ -430,7 +430,7 @@ static bool read_metadata(struct header *h)
 				h->rc = -ENOMEM;
 				break;
 			} else {
-				m->metadata[m->nmetadata++] = (struct wfs_kv){k, v};
+				m->metadata[m->nmetadata++] = (struct wfs_kv){k, v, false};
 			}
 		}
 		if (ok && !next_member(h, '}', &more))

@@ -1,0 +1,297 @@
+/**
+ * @file cmd_verify.c
+ * weightfs-inspect verify SOURCE [--hash] [--strict]: every validation rule
+ * of the mount (wfs_model_open() applies them all, index and shards
+ * included), a few more consistency checks reported as warnings, and with
+ * --hash the SHA-256 of every tensor's bytes.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inspect.h"
+#include "jsonw.h"
+#include "pool.h"
+#include "sha256.h"
+
+struct ctx {
+	const struct wfs_model *m;
+	const size_t *idx;
+	uint8_t **buf; /* per worker */
+	uint8_t (*digest)[32];
+	struct progress progress;
+	struct jw *w;
+};
+
+static uint64_t one_chunk(void *ctx, size_t i)
+{
+	(void)ctx;
+	(void)i;
+	return 1;
+}
+
+/* A tensor is hashed by one worker, in order: SHA-256 cannot be split. */
+static int hash_tensor(void *vctx, unsigned worker, size_t i, uint64_t chunk)
+{
+	(void)chunk;
+	struct ctx *c = vctx;
+	const struct wfs_tensor *t = &c->m->tensors[c->idx[i]];
+	struct sha256 h;
+	sha256_init(&h);
+	for (uint64_t off = 0; off < t->nbytes; off += CHUNK_BYTES) {
+		size_t len = t->nbytes - off < CHUNK_BYTES ? (size_t)(t->nbytes - off) : CHUNK_BYTES;
+		int rc = read_tensor(c->m, t, c->buf[worker], len, off);
+		if (rc < 0)
+			return rc;
+		sha256_update(&h, c->buf[worker], len);
+		progress_add(&c->progress, len);
+	}
+	sha256_final(&h, c->digest[i]);
+	return 0;
+}
+
+static int print_hash(void *vctx, size_t i)
+{
+	struct ctx *c = vctx;
+	const struct wfs_tensor *t = &c->m->tensors[c->idx[i]];
+	char hex[65];
+	sha256_hex(c->digest[i], hex);
+	if (c->w) {
+		jw_object(c->w);
+		jw_key(c->w, "name");
+		jw_string(c->w, tensor_name(c->m, t), t->name.len);
+		jw_key(c->w, "bytes");
+		jw_u64(c->w, t->nbytes);
+		jw_key(c->w, "sha256");
+		jw_cstring(c->w, hex);
+		jw_end(c->w);
+	} else {
+		progress_before_output(&c->progress);
+		printf("%s  ", hex); /* the format of sha256sum */
+		put_name(stdout, tensor_name(c->m, t), t->name.len);
+		fputc('\n', stdout);
+	}
+	return 0;
+}
+
+static void warnf(struct warnings *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void warnf(struct warnings *w, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!w->quiet)
+		errorf("warning: %s", msg);
+	char **lines = realloc(w->lines, (w->n + 1) * sizeof(*lines));
+	if (lines == NULL)
+		return;
+	w->lines = lines;
+	if ((w->lines[w->n] = strdup(msg)) != NULL)
+		w->n++;
+}
+
+static bool ends_with(const char *s, size_t len, const char *suffix)
+{
+	size_t k = strlen(suffix);
+	return len >= k && memcmp(s + len - k, suffix, k) == 0;
+}
+
+/* What the mount accepts but a careful publisher would not ship. */
+static void extra_checks(const struct wfs_model *m, struct warnings *w)
+{
+	if (!m->sharded)
+		return;
+	const char *index = wfs_model_str(m, m->index_name);
+	for (size_t i = 0; i < m->nindex_meta; i++) {
+		const struct wfs_kv *kv = &m->index_meta[i];
+		if (strcmp(wfs_model_str(m, kv->key), "total_size") != 0)
+			continue;
+		char *end;
+		const char *v = wfs_model_str(m, kv->value);
+		errno = 0;
+		unsigned long long size = strtoull(v, &end, 10);
+		if (*v < '0' || *v > '9' || *end || errno)
+			warnf(w, "%s: metadata total_size %s is not a byte count", index, v);
+		else if (size != m->total_bytes)
+			warnf(w, "%s: metadata total_size %llu differs from the %" PRIu64 " bytes of the tensors",
+			      index, size, m->total_bytes);
+	}
+	for (size_t i = 0; i < m->nextras; i++) {
+		const struct wfs_extra *e = &m->extras[i];
+		const char *path = wfs_model_str(m, e->path);
+		if (!e->is_dir && ends_with(path, e->path.len, ".safetensors") && strchr(path, '/') == NULL)
+			warnf(w, "%s: not named by the index %s; its tensors are not part of the model", path, index);
+	}
+}
+
+static void json_lines(struct jw *w, const char *key, char *const *lines, size_t n)
+{
+	jw_key(w, key);
+	jw_array(w);
+	for (size_t i = 0; i < n; i++)
+		jw_cstring(w, lines[i]);
+	jw_end(w);
+}
+
+static void json_problems(struct jw *w, const struct wfs_error *err)
+{
+	jw_key(w, "problems");
+	jw_array(w);
+	const char *p = err->text;
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		jw_string(w, p, len);
+		p = nl ? nl + 1 : NULL;
+	}
+	jw_end(w);
+	jw_key(w, "problem_count");
+	jw_u64(w, err->count);
+}
+
+static int run(const struct cli *cli)
+{
+	const char *source = cli->args[0];
+	struct wfs_model *m = NULL;
+	struct wfs_error err = {0};
+	struct warnings warn = {.quiet = cli->json};
+	struct jw w;
+	size_t *idx = NULL, n = 0;
+	struct ctx c = {0};
+	unsigned nthreads = pool_threads(cli->jobs);
+	int rc = open_source(source, true, &warn, &m, &err);
+	if (rc == 0) {
+		extra_checks(m, &warn);
+		if (cli->strict && warn.n) {
+			for (size_t i = 0; i < warn.n; i++)
+				wfs_error_add(&err, "%s", warn.lines[i]);
+			rc = EXIT_INVALID;
+		}
+	}
+	if (cli->json) {
+		jw_init(&w, stdout);
+		jw_object(&w);
+		jw_key(&w, "source");
+		jw_cstring(&w, source);
+		jw_key(&w, "valid");
+		jw_bool(&w, rc == 0);
+		jw_key(&w, "exit_code");
+		jw_u64(&w, (uint64_t)rc);
+		json_problems(&w, &err);
+		json_lines(&w, "warnings", warn.lines, warn.n);
+		if (m) {
+			jw_key(&w, "tensors");
+			jw_u64(&w, m->ntensors);
+			jw_key(&w, "files");
+			jw_u64(&w, m->nshards);
+			jw_key(&w, "total_bytes");
+			jw_u64(&w, m->total_bytes);
+		}
+	} else if (rc) {
+		print_problems(&err);
+	}
+	if (rc || !cli->hash)
+		goto finish;
+
+	if ((rc = select_or_report(m, NULL, 0, false, &idx, &n)) != 0)
+		goto finish;
+	c.m = m;
+	c.idx = idx;
+	c.w = cli->json ? &w : NULL;
+	c.digest = malloc((n ? n : 1) * sizeof(*c.digest));
+	c.buf = calloc(nthreads, sizeof(*c.buf));
+	bool oom = c.digest == NULL || c.buf == NULL;
+	for (unsigned k = 0; !oom && k < nthreads; k++)
+		oom = (c.buf[k] = malloc(CHUNK_BYTES)) == NULL;
+	if (oom) {
+		errorf("out of memory");
+		rc = EXIT_INTERNAL;
+		goto finish;
+	}
+	if (cli->json) {
+		jw_key(&w, "sha256");
+		jw_array(&w);
+	}
+	progress_init(&c.progress, "verify --hash", m->total_bytes, cli->progress);
+	struct pool_job job = {
+		.nitems = n, .nchunks = one_chunk, .run = hash_tensor, .done = print_hash,
+		.ctx = &c, .progress = &c.progress,
+	};
+	int prc = pool_run(&job, nthreads);
+	progress_end(&c.progress);
+	if (prc < 0) {
+		if (prc == -ENOMEM || prc == -EAGAIN)
+			errorf("%s", prc == -ENOMEM ? "out of memory" : "cannot start threads");
+		rc = exit_code_for(prc);
+	}
+	if (cli->json) {
+		jw_end(&w);
+		jw_key(&w, "hashed_all"); /* false when a read failed (exit 3) */
+		jw_bool(&w, prc == 0);
+	}
+
+finish:
+	if (cli->json) {
+		jw_end(&w);
+		fputc('\n', stdout);
+	} else if (rc == 0) {
+		char b[32], human[40] = "";
+		if (m->total_bytes >= 1000)
+			snprintf(human, sizeof(human), " (%s)", human_bytes(m->total_bytes, b));
+		printf("valid: %zu tensors in %zu file%s, %" PRIu64 " bytes%s%s\n", m->ntensors, m->nshards,
+		       m->nshards == 1 ? "" : "s", m->total_bytes, human, warn.n ? ", with warnings" : "");
+	}
+	if (c.buf)
+		for (unsigned k = 0; k < nthreads; k++)
+			free(c.buf[k]);
+	free(c.buf);
+	free(c.digest);
+	free(idx);
+	warnings_free(&warn);
+	wfs_error_clear(&err);
+	wfs_model_free(m);
+	return rc;
+}
+
+const struct command cmd_verify = {
+	.name = "verify",
+	.synopsis = "SOURCE",
+	.summary = "validate like the mount; --hash: SHA-256 of every tensor",
+	.help = "Checks everything the mount checks before mounting (see README.md,\n"
+		"Validation): every header, every tensor's dtype, shape and byte range, the\n"
+		"tiling of each data section, and the index against its shards. Problems\n"
+		"are printed one per line on stderr, each naming the file and the tensor,\n"
+		"exactly as the mount prints them. Also reported, as warnings: tensors in a\n"
+		"shard but not in the index, an index metadata total_size that is not the\n"
+		"tensors' byte count, and *.safetensors files the index does not name.\n"
+		"Exit 0 only if the model is valid (4 if not, 3 if it cannot be read).\n"
+		"\n"
+		"options:\n"
+		"    --hash            also read every tensor and print the SHA-256 of its\n"
+		"                      bytes in the format of sha256sum (the digest of the\n"
+		"                      tensor's file in the mount), in natural order\n"
+		"    --strict          warnings make the model invalid (exit 4)\n"
+		"    --json            {\"source\", \"valid\", \"exit_code\", \"problems\": [...],\n"
+		"                      \"problem_count\", \"warnings\": [...], \"tensors\", \"files\",\n"
+		"                      \"total_bytes\", \"sha256\": [{\"name\", \"bytes\", \"sha256\"}],\n"
+		"                      \"hashed_all\"}\n"
+		"    -j, --jobs N      N threads hash tensors at once (default: one per CPU)\n"
+		"    --no-progress     no progress bar (it is shown on a terminal after 1 s)\n"
+		"    -h, --help        this help\n"
+		"\n"
+		"example:\n"
+		"    $ " PROG " verify --hash sample-model | head -2\n"
+		"    24da43f06bb59ae1a3c9e867e1b8222b57088b74028df275cd85f2fa657f6a30  lm_head.weight\n"
+		"    59571014017961ab1f261506633388927f3b4e694c43cefbd060df4e7f1d978e  model.embed_tokens.weight\n"
+		"    $ " PROG " verify sample-model\n"
+		"    valid: 21 tensors in 2 files, 213632 bytes (214 kB)\n",
+	.min_args = 1,
+	.max_args = 1,
+	.options = OPT_JOBS | OPT_HASH | OPT_STRICT,
+	.run = run,
+};

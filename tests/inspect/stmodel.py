@@ -1,0 +1,328 @@
+"""Writing safetensors models and reading them back without weightfs.
+
+This module is the oracle of the weightfs-inspect tests: it writes files the
+way the reference implementation does, reads them with Python's json module,
+resolves a SOURCE the way README.md describes it, and decodes every dtype
+with its own code (a generic minifloat formula, not a table shared with the
+C decoder). Nothing here imports weightfs or tests/integration.
+"""
+
+import functools
+import json
+import math
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+DTYPE_BITS = {
+    "BOOL": 8, "U8": 8, "I8": 8,
+    "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8,
+    "I16": 16, "U16": 16, "F16": 16, "BF16": 16,
+    "I32": 32, "U32": 32, "F32": 32,
+    "I64": 64, "U64": 64, "F64": 64, "C64": 64,
+    "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
+}
+DTYPES = list(DTYPE_BITS)  # in the order of the safetensors spec (and of weightfs)
+INDEX = "model.safetensors.index.json"
+
+
+def nbytes(dtype, shape):
+    bits = DTYPE_BITS[dtype] * math.prod(shape)
+    assert bits % 8 == 0, f"{dtype} {shape} is not whole bytes"
+    return bits // 8
+
+
+# --- writing ----------------------------------------------------------------
+
+def write_raw(path, header, data=b"", header_len=None):
+    """8-byte length, header (str or bytes), data. header_len overrides the length."""
+    if isinstance(header, str):
+        header = header.encode()
+    path = Path(path)
+    path.write_bytes(struct.pack("<Q", len(header) if header_len is None else header_len)
+                     + header + data)
+    return path
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """tensors: list of (name, dtype, shape, bytes), stored in that order.
+
+    The header is compact JSON padded with spaces to a multiple of 8, with
+    __metadata__ first, like the reference writer.
+    """
+    header = {} if metadata is None else {"__metadata__": metadata}
+    offset = 0
+    for name, dtype, shape, data in tensors:
+        assert len(data) == nbytes(dtype, shape), name
+        header[name] = {"dtype": dtype, "shape": list(shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return write_raw(path, text, b"".join(t[3] for t in tensors))
+
+
+def write_index(path, weight_map, metadata=None):
+    obj = {"weight_map": weight_map}
+    if metadata is not None:
+        obj = {"metadata": metadata, "weight_map": weight_map}
+    Path(path).write_text(json.dumps(obj, indent=2))
+    return Path(path)
+
+
+# --- reading: the oracle -------------------------------------------------------
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    dtype: str
+    shape: tuple
+    shard: str     # file name relative to the model directory
+    offset: int    # absolute offset of the first byte in the shard
+    data: bytes
+
+    @property
+    def elements(self):
+        return math.prod(self.shape)
+
+
+@dataclass
+class Model:
+    layout: str            # single, merged, sharded
+    files: list            # shard names in weightfs order
+    index: str             # index file name, or None
+    tensors: dict          # name -> Tensor
+    metadata: dict         # merged __metadata__
+    index_metadata: dict   # the index's "metadata" with JSON types, or None
+
+
+def read_file(path, shard_name):
+    raw = Path(path).read_bytes()
+    (length,) = struct.unpack_from("<Q", raw)
+    header = json.loads(raw[8:8 + length].decode())
+    start = 8 + length
+    metadata = header.pop("__metadata__", None) or {}
+    tensors = {}
+    for name, e in header.items():
+        begin, end = e["data_offsets"]
+        tensors[name] = Tensor(name, e["dtype"], tuple(e["shape"]), shard_name,
+                               start + begin, raw[start + begin:start + end])
+    return metadata, tensors
+
+
+def read_model(source):
+    """Resolves SOURCE as README.md says and reads every tensor."""
+    source = Path(source)
+    if source.is_dir() and not (source / INDEX).exists() and (source / "refs" / "main").exists():
+        source = source / "snapshots" / (source / "refs" / "main").read_text().strip()
+    if source.is_dir():
+        if (source / INDEX).exists():
+            return read_indexed(source, INDEX)
+        files = sorted(p.name for p in source.iterdir()
+                       if p.name.endswith(".safetensors") and not p.name.startswith(".")
+                       and p.is_file())
+        return read_files(source, files, "single" if len(files) == 1 else "merged")
+    if source.name.endswith(".json"):
+        return read_indexed(source.parent, source.name)
+    return read_files(source.parent, [source.name], "single")
+
+
+def read_files(directory, files, layout):
+    tensors, metadata = {}, {}
+    for f in files:
+        meta, ts = read_file(Path(directory) / f, f)
+        for k, v in meta.items():
+            metadata.setdefault(k, v)
+        for name, t in ts.items():
+            assert name not in tensors, f"{name} twice"
+            tensors[name] = t
+    return Model(layout, list(files), None, tensors, metadata, None)
+
+
+def read_indexed(directory, index_name):
+    index = json.loads((Path(directory) / index_name).read_text())
+    files = sorted(set(index["weight_map"].values()))
+    model = read_files(directory, files, "sharded")
+    model.index = index_name
+    model.index_metadata = index.get("metadata", {})
+    return model
+
+
+# --- natural order ---------------------------------------------------------------
+
+def _nat_cmp(a, b):
+    """Runs of ASCII digits compare as numbers, other bytes bytewise; leading
+    zeros break ties (fewer first)."""
+    a, b = a.encode(), b.encode()
+    i = j = 0
+    tie = 0
+    while i < len(a) and j < len(b):
+        if 48 <= a[i] <= 57 and 48 <= b[j] <= 57:
+            ei, ej = i, j
+            while ei < len(a) and 48 <= a[ei] <= 57:
+                ei += 1
+            while ej < len(b) and 48 <= b[ej] <= 57:
+                ej += 1
+            na, nb = int(a[i:ei]), int(b[j:ej])
+            if na != nb:
+                return -1 if na < nb else 1
+            za = len(a[i:ei]) - len(a[i:ei].lstrip(b"0") or b"")
+            zb = len(b[j:ej]) - len(b[j:ej].lstrip(b"0") or b"")
+            if tie == 0 and za != zb:
+                tie = -1 if za < zb else 1
+            i, j = ei, ej
+            continue
+        if a[i] != b[j]:
+            return -1 if a[i] < b[j] else 1
+        i += 1
+        j += 1
+    if i < len(a) or j < len(b):
+        return 1 if i < len(a) else -1
+    return tie
+
+
+def natural_sorted(names):
+    return sorted(names, key=functools.cmp_to_key(_nat_cmp))
+
+
+# --- decoding, independently of the C decoder -----------------------------------------
+
+# name -> (exponent bits, mantissa bits, bias, kind of special values)
+MINIFLOATS = {
+    "F8_E5M2": (5, 2, 15, "ieee"),
+    "F8_E4M3": (4, 3, 7, "fn"),
+    "F8_E4M3FNUZ": (4, 3, 8, "fnuz"),
+    "F8_E5M2FNUZ": (5, 2, 16, "fnuz"),
+    "F16": (5, 10, 15, "ieee"),
+    "BF16": (8, 7, 127, "ieee"),
+    "F4": (2, 1, 1, "none"),
+    "F6_E2M3": (2, 3, 1, "none"),
+    "F6_E3M2": (3, 2, 3, "none"),
+}
+
+
+def minifloat(bits, dtype):
+    """The value of one bit pattern, from the textbook definition."""
+    ebits, mbits, bias, special = MINIFLOATS[dtype]
+    sign = (bits >> (ebits + mbits)) & 1
+    exp = (bits >> mbits) & ((1 << ebits) - 1)
+    man = bits & ((1 << mbits) - 1)
+    top = (1 << ebits) - 1
+    if special == "ieee" and exp == top:
+        return math.nan if man else (-math.inf if sign else math.inf)
+    if special == "fn" and exp == top and man == (1 << mbits) - 1:
+        return math.nan
+    if special == "fnuz" and sign and exp == 0 and man == 0:
+        return math.nan
+    if exp == 0:
+        value = (man / (1 << mbits)) * 2.0 ** (1 - bias)
+    else:
+        value = (1 + man / (1 << mbits)) * 2.0 ** (exp - bias)
+    return -value if sign else value
+
+
+def e8m0(b):
+    return math.nan if b == 0xFF else 2.0 ** (b - 127)
+
+
+INT_FORMATS = {"U8": "B", "I8": "b", "U16": "H", "I16": "h", "U32": "I", "I32": "i",
+               "U64": "Q", "I64": "q"}
+
+
+def decode(dtype, data):
+    """Every element of data as a Python number (C64: complex)."""
+    if dtype == "BOOL":
+        return [1 if b else 0 for b in data]
+    if dtype in INT_FORMATS:
+        f = INT_FORMATS[dtype]
+        return list(struct.unpack(f"<{len(data) // struct.calcsize(f)}{f}", data))
+    if dtype == "F32":
+        return list(struct.unpack(f"<{len(data) // 4}f", data))
+    if dtype == "F64":
+        return list(struct.unpack(f"<{len(data) // 8}d", data))
+    if dtype == "C64":
+        v = struct.unpack(f"<{len(data) // 4}f", data)
+        return [complex(v[i], v[i + 1]) for i in range(0, len(v), 2)]
+    if dtype == "F8_E8M0":
+        return [e8m0(b) for b in data]
+    if dtype in ("F16", "BF16"):
+        return [minifloat(h, dtype) for h in struct.unpack(f"<{len(data) // 2}H", data)]
+    if dtype == "F4":
+        out = []
+        for b in data:  # the low nibble is the first element
+            out += [minifloat(b & 15, dtype), minifloat(b >> 4, dtype)]
+        return out
+    if dtype in ("F6_E2M3", "F6_E3M2"):
+        stream = int.from_bytes(data, "little")  # bit i of the stream is bit i % 8 of byte i // 8
+        return [minifloat((stream >> (6 * i)) & 63, dtype) for i in range(len(data) * 8 // 6)]
+    return [minifloat(b, dtype) for b in data]
+
+
+def pack_f6(patterns):
+    """Element i at bits [6i, 6i+6) of the little-endian bit stream."""
+    assert len(patterns) % 4 == 0
+    stream = 0
+    for i, p in enumerate(patterns):
+        stream |= (p & 63) << (6 * i)
+    return stream.to_bytes(len(patterns) * 6 // 8, "little")
+
+
+def pack_f4(patterns):
+    assert len(patterns) % 2 == 0
+    return bytes((patterns[i] & 15) | (patterns[i + 1] & 15) << 4
+                 for i in range(0, len(patterns), 2))
+
+
+# --- statistics the slow, obvious way -------------------------------------------------
+
+def describe(values):
+    """count, zeros, nan, inf and mean/std/min/max of the finite values."""
+    finite = [v for v in values if math.isfinite(v)]
+    out = {
+        "count": len(values),
+        "zeros": sum(1 for v in finite if v == 0),
+        "nan": sum(1 for v in values if math.isnan(v)),
+        "inf": sum(1 for v in values if math.isinf(v)),
+        "min": min(finite) if finite else None,
+        "max": max(finite) if finite else None,
+        "mean": math.fsum(finite) / len(finite) if finite else None,
+        "std": None,
+    }
+    if len(finite) > 1:
+        m = out["mean"]
+        out["std"] = math.sqrt(math.fsum((v - m) ** 2 for v in finite) / (len(finite) - 1))
+    return out
+
+
+def json_number(v):
+    """weightfs-inspect writes NaN and +-Inf as strings in JSON."""
+    if isinstance(v, str):
+        return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[v]
+    return v
+
+
+def same_value(a, b):
+    """Equal numbers, NaN equal to NaN, and zeros of the same sign."""
+    a, b = json_number(a), json_number(b)
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    if a != b:
+        return False
+    return a != 0 or math.copysign(1, a) == math.copysign(1, b)
+
+
+def link_hf_cache(model_dir, cache_root, org="org", name="model", rev="0123abcd"):
+    """Lays model_dir out as a Hugging Face cache repository: blobs, a
+    snapshot of symlinks into ../../blobs and refs/main. Returns the repository."""
+    repo = Path(cache_root) / f"models--{org}--{name}"
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "refs").mkdir()
+    snap = repo / "snapshots" / rev
+    snap.mkdir(parents=True)
+    for i, f in enumerate(sorted(Path(model_dir).iterdir())):
+        blob = repo / "blobs" / f"blob{i:04d}"
+        blob.write_bytes(f.read_bytes())
+        os.symlink(os.path.join("..", "..", "blobs", blob.name), snap / f.name)
+    (repo / "refs" / "main").write_text(rev)
+    return repo
