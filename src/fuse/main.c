@@ -135,7 +135,8 @@ static void usage(const char *prog)
 	       "                           flat: model.layers.0.mlp.up_proj.weight\n"
 	       "    -o readahead_kb=N      kernel readahead of the mount in KiB (default 1024,\n"
 	       "                           0 keeps the kernel's default)\n"
-	       "    -o io=copy|splice      how reads reach the kernel (default copy)\n"
+	       "    -o io=auto|copy|splice how reads reach the kernel (default auto: splice\n"
+	       "                           when pipes can hold a 1 MiB read, else copy)\n"
 	       "    -o allow_other         let other users read the mount\n"
 	       "    -o max_threads=N       at most N request threads (default 10)\n"
 	       "\n"
@@ -288,6 +289,29 @@ static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
 	return rc;
 }
 
+/*
+ * Whether reads can be spliced from the shard into the reply. libfuse
+ * splices a read of N bytes through a pipe of N + 3 pages + header, so a
+ * 1 MiB read needs a 2 MiB pipe; when fs.pipe-max-size (1 MiB by default)
+ * forbids that, libfuse quietly allocates and copies on every read instead,
+ * which is slower than our own copy. So splice only where pipes can grow.
+ */
+static bool use_splice(const char *io)
+{
+	if (io != NULL && strcmp(io, "copy") == 0)
+		return false;
+	int p[2];
+	bool can_grow = false;
+	if (pipe(p) == 0) {
+		can_grow = fcntl(p[0], F_SETPIPE_SZ, 2 << 20) >= (2 << 20);
+		close(p[0]);
+		close(p[1]);
+	}
+	if (!can_grow && io != NULL && strcmp(io, "splice") == 0)
+		wfs_log(LOG_WARNING, "io=splice needs pipes of 2 MiB (sysctl fs.pipe-max-size=2097152); using copy");
+	return can_grow;
+}
+
 /* Checks the option values; prints what is wrong. 0 or -1. */
 static int check_options(const struct options *o, const char *prog, enum wfs_layout *layout)
 {
@@ -300,8 +324,8 @@ static int check_options(const struct options *o, const char *prog, enum wfs_lay
 		fprintf(stderr, "weightfs: layout=%s: expected modules, tree or flat\n", o->layout);
 		return -1;
 	}
-	if (o->io && strcmp(o->io, "copy") != 0 && strcmp(o->io, "splice") != 0) {
-		fprintf(stderr, "weightfs: io=%s: expected copy or splice\n", o->io);
+	if (o->io && strcmp(o->io, "auto") != 0 && strcmp(o->io, "copy") != 0 && strcmp(o->io, "splice") != 0) {
+		fprintf(stderr, "weightfs: io=%s: expected auto, copy or splice\n", o->io);
 		return -1;
 	}
 	if (o->readahead_kb < 0) {
@@ -425,7 +449,7 @@ int main(int argc, char *argv[])
 	add_mount_options(&args, &o);
 	struct wfs_fs fs = {
 		.model = model, .ns = ns, .uid = getuid(), .gid = getgid(),
-		.splice = o.io && strcmp(o.io, "splice") == 0,
+		.splice = use_splice(o.io),
 	};
 	se = fuse_session_new(&args, &wfs_ll_ops, sizeof(wfs_ll_ops), &fs);
 	if (se == NULL) {
