@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -381,6 +383,27 @@ static void add_mount_options(struct fuse_args *args, const struct options *o)
 	free(fsname);
 }
 
+/*
+ * libfuse does not unmount a connection that was aborted (umount -f, or
+ * through fusectl), which would leave a mount answering ENOTCONN forever.
+ * If ours (same device) is still there, detach it.
+ */
+static void remove_dead_mount(const char *mountpoint, const char *dev)
+{
+	char now[32];
+	if (dev[0] == '\0' || wfs_mount_device(mountpoint, now, sizeof(now)) < 0 || strcmp(now, dev) != 0)
+		return;
+	if (umount2(mountpoint, MNT_DETACH) == 0)
+		return;
+	pid_t pid = fork(); /* not root: fusermount3 is setuid and may */
+	if (pid == 0) {
+		execlp("fusermount3", "fusermount3", "-u", "-z", "-q", mountpoint, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
 /* Mounts, daemonizes unless -f, and serves until unmounted; returns an exit code. */
 static int mount_and_serve(struct fuse_session *se, const struct options *o, const struct fuse_cmdline_opts *cmd)
 {
@@ -396,6 +419,8 @@ static int mount_and_serve(struct fuse_session *se, const struct options *o, con
 		return EXIT_INTERNAL;
 	if (fuse_session_mount(se, mountpoint) != 0)
 		return EXIT_MOUNT;
+	char dev[32] = "";
+	wfs_mount_device(mountpoint, dev, sizeof(dev));
 
 	struct ready_args ready = {.mountpoint = mountpoint, .readahead_kb = o->readahead_kb, .ready_fd = -1};
 	int rc;
@@ -416,6 +441,7 @@ static int mount_and_serve(struct fuse_session *se, const struct options *o, con
 	}
 	rc = serve(se, cmd);
 	fuse_session_unmount(se);
+	remove_dead_mount(mountpoint, dev);
 	/* The loop returns the signal that ended it: SIGTERM/SIGINT/SIGHUP are a clean exit. */
 	return rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? EXIT_OK : EXIT_INTERNAL;
 }

@@ -27,24 +27,29 @@ static void unescape(char *s)
 	*o = '\0';
 }
 
-int wfs_set_readahead(const char *mountpoint, int kb, char *why, size_t cap)
+int wfs_mount_device(const char *mountpoint, char *dev, size_t cap)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "r");
-	if (f == NULL) {
-		snprintf(why, cap, "/proc/self/mountinfo: %s", strerror(errno));
+	if (f == NULL)
 		return -errno;
-	}
-	char line[8192], dev[32] = "";
+	char line[8192];
+	dev[0] = '\0';
 	while (fgets(line, sizeof(line), f)) {
 		char majmin[32], point[4096];
 		if (sscanf(line, "%*s %*s %31s %*s %4095s", majmin, point) != 2)
 			continue;
 		unescape(point);
 		if (strcmp(point, mountpoint) == 0)
-			snprintf(dev, sizeof(dev), "%s", majmin); /* the last mount there is ours */
+			snprintf(dev, cap, "%s", majmin); /* the last mount there is on top */
 	}
 	fclose(f);
-	if (dev[0] == '\0') {
+	return dev[0] ? 0 : -ENOENT;
+}
+
+int wfs_set_readahead(const char *mountpoint, int kb, char *why, size_t cap)
+{
+	char dev[32];
+	if (wfs_mount_device(mountpoint, dev, sizeof(dev)) < 0) {
 		snprintf(why, cap, "%s is not in /proc/self/mountinfo", mountpoint);
 		return -ENOENT;
 	}

@@ -13,4 +13,11 @@
  */
 int wfs_set_readahead(const char *mountpoint, int kb, char *why, size_t cap);
 
+/**
+ * The device ("MAJ:MIN") of the filesystem mounted last at @p mountpoint,
+ * from /proc/self/mountinfo (which, unlike stat, sends the filesystem no
+ * request). 0, or -ENOENT when nothing is mounted there.
+ */
+int wfs_mount_device(const char *mountpoint, char *dev, size_t cap);
+
 #endif

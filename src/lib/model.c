@@ -579,13 +579,15 @@ ssize_t wfs_shard_pread(const struct wfs_model *m, const struct wfs_shard *s,
 		return end > s->size ? -EIO : wfs_remote_pread(s->remote, buf, len, off);
 	int fd = s->fd;
 	if (fd < 0) {
-		/* Out of descriptors at open: reopen, and make sure it is the same file. */
+		/* Out of descriptors at open: reopen, and make sure it is the same
+		 * file (a replaced shard gives EIO, never the new file's bytes). A
+		 * truncated one is still the same file: what is left reads, what is
+		 * gone gives EIO below, as with a kept descriptor. */
 		struct stat st;
 		fd = openat(m->dirfd, wfs_model_str(m, s->name), O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return -EIO;
-		if (fstat(fd, &st) < 0 || st.st_dev != s->dev || st.st_ino != s->ino ||
-		    (uint64_t)st.st_size != s->size) {
+		if (fstat(fd, &st) < 0 || st.st_dev != s->dev || st.st_ino != s->ino) {
 			close(fd);
 			return -EIO;
 		}
