@@ -12,6 +12,8 @@
 #   BENCH_RUNS=5                        rounds per case (medians over these)
 #   BENCH_QUICK=1                       small models, 3 rounds: for development
 #   BENCH_CASES="seq mmap rand par meta tech proof"   which cases to run
+#   BENCH_SEQ_MODELS="llama1b llama8b"  models of the sequential case (1)
+#   BENCH_APPEND=1                      add to the raw results instead of starting anew
 #   BENCH_KEEP=1                        keep the generated models and images
 #   WEIGHTFS=/path/to/weightfs          the binary (default: build the repo)
 #
@@ -27,6 +29,7 @@ QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then RUNS=${BENCH_RUNS:-3}; else RUNS=${BENCH_RUNS:-5}; fi
 CASES=${BENCH_CASES:-"seq mmap rand par meta tech proof"}
 KEEP=${BENCH_KEEP:-0}
+SEQ_MODELS=${BENCH_SEQ_MODELS:-"llama1b llama8b"}
 RAND_COUNT=$([ "$QUICK" = 1 ] && echo 2000 || echo 20000)
 
 [ "$(id -u)" -eq 0 ] || { echo "run.sh: must run as root (drop_caches, mounts)" >&2; exit 1; }
@@ -51,7 +54,7 @@ fi
 mkdir -p "$BENCH_DIR"/{bin,mnt/wfs,mnt/sqfs,img,out}
 OUT=$BENCH_DIR/out
 RAW=$OUT/raw.jsonl
-: >"$RAW"
+[ "${BENCH_APPEND:-0}" = 1 ] || : >"$RAW"
 
 if [ -z "${WEIGHTFS:-}" ]; then
 	[ -f "$repo/build/build.ninja" ] || meson setup "$repo/build" "$repo" >/dev/null
@@ -65,6 +68,7 @@ fi
 cp "$WEIGHTFS" "$BENCH_DIR/bin/weightfs"
 WFS=$BENCH_DIR/bin/weightfs
 cc -O2 -Wall -Wextra -pthread -o "$BENCH_DIR/bin/wfsbench" "$here/wfsbench.c"
+cc -O2 -Wall -Wextra -shared -fPIC -o "$BENCH_DIR/bin/callcount.so" "$here/callcount.c" -ldl
 RD=$BENCH_DIR/bin/wfsbench
 PY=/usr/bin/python3
 
@@ -242,7 +246,7 @@ largest_tensor() { # MODEL: "NAME_IN_MOUNT SHARD OFFSET NBYTES" of the largest t
 
 case_seq() {
 	local model c r
-	for model in llama1b llama8b; do
+	for model in $SEQ_MODELS; do
 		for ((r = 1; r <= RUNS; r++)); do
 			for c in $(rotate "$r" direct weightfs squashfuse); do
 				log "seq $model round $r $c"
@@ -266,7 +270,7 @@ case_seq() {
 case_tech() {
 	local model=llama1b c r
 	local variants=(direct weightfs wfs-splice wfs-splice-pipe4m wfs-ra128 wfs-ra4096
-		wfs-splice-pipe4m-ra4096 wfs-1thread squashfuse squashfuse-ra1024)
+		wfs-1thread squashfuse-ra1024)
 	for ((r = 1; r <= RUNS; r++)); do
 		for c in $(rotate "$r" "${variants[@]}"); do
 			log "tech round $r $c"
@@ -357,7 +361,7 @@ case_par() {
 daemon_pid() { # MOUNTPOINT: the pid of the FUSE daemon serving it
 	local p
 	for p in /proc/[0-9]*; do
-		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- " $1"; then
+		if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- " $1"; then
 			case $(readlink "$p/exe" 2>/dev/null) in
 			"$WFS" | */squashfuse_ll) echo "${p#/proc/}" && return 0 ;;
 			esac
@@ -446,13 +450,32 @@ traced_read() { # TRACE_CMD OUTFILE FILES...
 }
 
 case_proof() {
-	local model=llama1b files=() p
+	local model=llama1b files=() p pid tp v mode what name shard off len
 	local P=$OUT/proof
 	mkdir -p "$P"
 	read -r -a files <<<"$(awk -F'\t' -v m="$MW" '$1 ~ /mlp/ {print m"/"$1}' "$M/$model.tsv" | head -12 | tr '\n' ' ')"
-	# 1. ltrace: calls made by weightfs's own code (the main executable's PLT)
-	#    while serving reads, after a warm-up that gives every request thread
-	#    its buffer; then the same reads seen from libfuse's PLT.
+	# 1. A test hook (callcount.so, LD_PRELOAD) counts allocations, locks and
+	#    pread64/splice calls by calling object while the daemon serves reads
+	#    of pages dropped from the cache, after a warm-up that gives every
+	#    request thread its buffer.
+	for v in weightfs wfs-splice wfs-splice-pipe4m; do
+		log "proof: call counts $v"
+		echo "${VPIPE[$v]:-$PIPE_MAX_ORIG}" >/proc/sys/fs/pipe-max-size
+		# shellcheck disable=SC2086
+		CALLCOUNT_OUT=$P/callcount-$v.json LD_PRELOAD=$BENCH_DIR/bin/callcount.so \
+			"$WFS" ${VOPTS[$v]} "$(src_of "$model")" "$MW"
+		pid=$(daemon_pid "$MW")
+		"$RD" seq "$M/$model.weightfs.lst" 4 >/dev/null
+		"$RD" seq "$M/$model.weightfs.lst" 1 >/dev/null
+		echo 1 >/proc/sys/vm/drop_caches
+		kill -USR1 "$pid"
+		cat "${files[@]}" >/dev/null
+		kill -USR2 "$pid"
+		sleep 0.5
+		c_umount "$v"
+	done
+	# 1b. The same from outside: ltrace of the calls weightfs's own code makes
+	#     (its executable's PLT); every pread64 is one read request.
 	for mode in copy splice; do
 		log "proof: ltrace io=$mode"
 		wfs_mount "$model" -o io=$mode
@@ -460,8 +483,6 @@ case_proof() {
 		"$RD" seq "$M/$model.weightfs.lst" 1 >/dev/null
 		traced_read "ltrace -f -c -e malloc+calloc+realloc+free+posix_memalign+aligned_alloc+pthread_mutex_lock+pthread_mutex_trylock+pthread_rwlock_rdlock+pthread_rwlock_wrlock+pthread_spin_lock+pread64+fstat+fstat64+fuse_reply_buf+fuse_reply_data" \
 			"$P/ltrace-weightfs-$mode.txt" "${files[@]}"
-		traced_read "ltrace -f -c -e malloc@libfuse3.so.3+calloc@libfuse3.so.3+realloc@libfuse3.so.3+free@libfuse3.so.3+posix_memalign@libfuse3.so.3+pthread_mutex_lock@libfuse3.so.3+splice@libfuse3.so.3+pread64@libfuse3.so.3+read@libfuse3.so.3+writev@libfuse3.so.3" \
-			"$P/ltrace-libfuse-$mode.txt" "${files[@]}"
 		unmount "$MW"
 	done
 	# 2. strace: the system calls per request, copy and splice, with pipe-max-size

@@ -3,7 +3,9 @@
 
     summarize.py OUTDIR          reads OUTDIR/raw.jsonl, OUTDIR/machine.json and
                                  OUTDIR/proof/summary.json; writes
-                                 OUTDIR/results.json; prints the table (Markdown)
+                                 OUTDIR/results.json (the table's rows as text,
+                                 and every raw measurement as numbers under
+                                 "measurements"); prints the table (Markdown)
     summarize.py --proof DIR     condenses the ltrace/strace files of DIR to JSON
 
 Ratios are "weightfs speed / other speed" (above 1: weightfs is faster),
@@ -60,6 +62,10 @@ def fmt(x, unit="", digits=0):
     if x is None:
         return "—"
     return f"{x:,.{digits}f}{unit}"
+
+
+def kib2mib(x):
+    return None if x is None else x / 1024
 
 
 def fx(x):
@@ -181,8 +187,8 @@ def main():
             w = med(rd, "weightfs")
             per = ((w - base) * 1024 / ntensors[model]) if (w and base and model in ntensors) else None
             t.add("5 daemon RSS after mount", model, "", "MiB",
-                  ["—", fmt(w / 1024, digits=1), fmt(med(rd, "squashfuse") / 1024, digits=1)],
-                  ["—", "—"], "< 32 MiB" if big else "", verdict(w < 32 * 1024) if big else "",
+                  ["—", fmt(kib2mib(w), digits=1), fmt(kib2mib(med(rd, "squashfuse")), digits=1)],
+                  ["—", "—"], "< 32 MiB" if big else "", verdict(w < 32 * 1024) if big and w else "",
                   {"bytes_per_tensor_above_baseline": per, "baseline_rss_kb": base,
                    "tensors": ntensors.get(model)})
             if per is not None:
@@ -192,9 +198,9 @@ def main():
         if rd:
             w = med(rd, "weightfs")
             t.add("5 daemon RSS after every xattr", model, "", "MiB",
-                  ["—", fmt(w / 1024, digits=1), fmt(med(rd, "squashfuse") / 1024, digits=1)],
-                  ["—", "—"], "< 32 MiB" if big else "", verdict(w < 32 * 1024) if big else "")
-        for case, state, label, tgt in (("find", "fresh_mount", "find -type f | wc -l", "< 1 s"),
+                  ["—", fmt(kib2mib(w), digits=1), fmt(kib2mib(med(rd, "squashfuse")), digits=1)],
+                  ["—", "—"], "< 32 MiB" if big else "", verdict(w < 32 * 1024) if big and w else "")
+        for case, state, label, tgt in (("find", "fresh_mount", "find -type f \\| wc -l", "< 1 s"),
                                         ("find", "second", "find again (dentries cached)", ""),
                                         ("ls_lR", "fresh_mount", "ls -lR", ""),
                                         ("getfattr", "fresh_mount", "getfattr -R -d", "")):
@@ -202,6 +208,8 @@ def main():
             if not rd:
                 continue
             w = med(rd, "weightfs")
+            if w is None:
+                continue
             count = median([r.get("files") or r.get("lines") or r.get("xattrs") for r in rows
                             if r["case"] == case and r["model"] == model and r["contender"] == "weightfs"])
             t.add(f"5 {label}", model, f"{count:,.0f} " + {"find": "files", "ls_lR": "lines", "getfattr": "xattrs"}[case],
@@ -231,7 +239,8 @@ def main():
         with open(proof_path) as f:
             proof_data = json.load(f)
     with open(os.path.join(outdir, "results.json"), "w") as f:
-        json.dump({"machine": machine, "table": t.json, "proof": proof_data}, f, indent=1)
+        json.dump({"machine": machine, "table": t.json, "proof": proof_data,
+                   "measurements": rows}, f, indent=1)
     print(t.markdown())
     if proof_data:
         print()
@@ -288,9 +297,15 @@ def strace_sizes(path, calls=("pread64", "splice")):
 
 def proof(d):
     res = {}
+    for v in ("weightfs", "wfs-splice", "wfs-splice-pipe4m"):
+        p = os.path.join(d, f"callcount-{v}.json")
+        if os.path.exists(p):
+            with open(p) as f:
+                counts = json.load(f)
+            res[f"callcount_{v}"] = {who: {k: n for k, n in c.items() if n}
+                                     for who, c in counts.items()}
     for mode in ("copy", "splice"):
         res[f"ltrace_weightfs_code_io_{mode}"] = ltrace_counts(os.path.join(d, f"ltrace-weightfs-{mode}.txt"))
-        res[f"ltrace_libfuse_io_{mode}"] = ltrace_counts(os.path.join(d, f"ltrace-libfuse-{mode}.txt"))
     for v in ("weightfs", "wfs-splice", "wfs-splice-pipe4m"):
         res[f"strace_c_{v}"] = strace_c_counts(os.path.join(d, f"strace-c-{v}.txt"))
         res[f"strace_sizes_{v}"] = strace_sizes(os.path.join(d, f"strace-{v}.txt"),
