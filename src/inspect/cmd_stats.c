@@ -380,17 +380,13 @@ static int run(const struct cli *cli)
 		jw_key(&c.w, "tensors");
 		jw_array(&c.w);
 	}
-	progress_init(&c.progress, "stats", total, cli->progress);
 	struct pool_job job = {
 		.nitems = n, .nchunks = nchunks, .run = run_chunk, .done = done_item,
 		.ctx = &c, .progress = &c.progress,
 	};
-	int prc = pool_run(&job, nthreads);
-	progress_end(&c.progress);
-	if (prc < 0) {
-		if (prc == -ENOMEM || prc == -EAGAIN)
-			errorf("%s", prc == -ENOMEM ? "out of memory" : "cannot start threads");
-		rc = exit_code_for(prc);
+	int prc = run_job(&job, nthreads, &c.progress, "stats", total, cli->progress);
+	if (prc != 0) {
+		rc = prc;
 		goto out;
 	}
 	if (c.json) {

@@ -217,18 +217,13 @@ static int run(const struct cli *cli)
 		jw_key(&w, "sha256");
 		jw_array(&w);
 	}
-	progress_init(&c.progress, "verify --hash", m->total_bytes, cli->progress);
 	struct pool_job job = {
 		.nitems = n, .nchunks = one_chunk, .run = hash_tensor, .done = print_hash,
 		.ctx = &c, .progress = &c.progress,
 	};
-	int prc = pool_run(&job, nthreads);
-	progress_end(&c.progress);
-	if (prc < 0) {
-		if (prc == -ENOMEM || prc == -EAGAIN)
-			errorf("%s", prc == -ENOMEM ? "out of memory" : "cannot start threads");
-		rc = exit_code_for(prc);
-	}
+	int prc = run_job(&job, nthreads, &c.progress, "verify --hash", m->total_bytes, cli->progress);
+	if (prc != 0)
+		rc = prc;
 	if (cli->json) {
 		jw_end(&w);
 		jw_key(&w, "hashed_all"); /* false when a read failed (exit 3) */

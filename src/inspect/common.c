@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "inspect.h"
+#include "pool.h"
+#include "progress.h"
 #include "names.h"
 #include "progress.h"
 
@@ -189,4 +191,17 @@ int read_tensor(const struct wfs_model *m, const struct wfs_tensor *t, void *buf
 	errorf("%s: tensor \"%s\": read of %zu bytes at offset %" PRIu64 ": %s", shard_name(m, t),
 	       tensor_name(m, t), len, t->offset + off, strerror(-rc));
 	return rc;
+}
+
+int run_job(const struct pool_job *job, unsigned nthreads, struct progress *progress,
+	    const char *label, uint64_t total, bool show_progress)
+{
+	progress_init(progress, label, total, show_progress);
+	int rc = pool_run(job, nthreads);
+	progress_end(progress);
+	if (rc == 0)
+		return 0;
+	if (rc == -ENOMEM || rc == -EAGAIN)
+		errorf("%s", rc == -ENOMEM ? "out of memory" : "cannot start threads");
+	return exit_code_for(rc);
 }

@@ -84,6 +84,17 @@ void print_problems(const struct wfs_error *err);
 /** The exit code for a negative errno of the library. */
 int exit_code_for(int rc);
 
+struct pool_job;
+struct progress;
+
+/**
+ * Runs @p job on @p nthreads workers behind a progress bar labelled
+ * @p label (over @p total bytes). Returns 0, or the exit code after saying
+ * what failed.
+ */
+int run_job(const struct pool_job *job, unsigned nthreads, struct progress *progress,
+	    const char *label, uint64_t total, bool show_progress);
+
 /**
  * Tensors of @p m matching @p globs (all when none) in natural order. Prints
  * the globs that matched nothing and returns EXIT_USAGE for them when

@@ -148,6 +148,14 @@ int wfs_index_parse(struct wfs_model *m, const char *label, const char *text,
 
 void wfs_index_release(struct wfs_index *idx);
 
+/**
+ * After the shards are loaded and wfs_model_finish sorted the tensors: every
+ * tensor the index lists must be in the shard it names (WFS_EINVALID); a
+ * tensor it does not list is shown, with a warning.
+ */
+int wfs_index_check(struct wfs_model *m, const struct wfs_index *idx, const char *label,
+		    const struct wfs_warn *warn, struct wfs_error *err);
+
 /** True when @p path is a relative path that stays inside the model directory. */
 bool wfs_shard_path_ok(const char *path, size_t len);
 

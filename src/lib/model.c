@@ -235,9 +235,8 @@ ssize_t wfs_model_find(const struct wfs_model *m, const char *name, size_t len)
 	return -1;
 }
 
-/* Every tensor the index lists must be in the shard it names; tensors it does not list are shown with a warning. */
-static int check_index(struct wfs_model *m, const struct wfs_index *idx, const char *label,
-		       const struct wfs_warn *warn, struct wfs_error *err)
+int wfs_index_check(struct wfs_model *m, const struct wfs_index *idx, const char *label,
+		    const struct wfs_warn *warn, struct wfs_error *err)
 {
 	bool *listed = calloc(m->ntensors ? m->ntensors : 1, 1);
 	if (listed == NULL)
@@ -324,7 +323,7 @@ static int open_indexed(struct wfs_model *m, const char *index_name, const struc
 	if (rc == 0)
 		rc = wfs_model_finish(m, err);
 	if (rc == 0)
-		rc = check_index(m, &idx, index_name, warn, err);
+		rc = wfs_index_check(m, &idx, index_name, warn, err);
 out:
 	wfs_index_release(&idx);
 	return rc;

@@ -332,41 +332,6 @@ out:
 	return rc;
 }
 
-/* Every tensor the index lists must be in the shard it names; tensors it does not list are shown with a warning. */
-static int check_index(struct wfs_model *m, const struct wfs_index *idx, const char *label,
-		       const struct wfs_warn *warn, struct wfs_error *err)
-{
-	bool *seen = calloc(m->ntensors ? m->ntensors : 1, 1);
-	if (seen == NULL)
-		return -ENOMEM;
-	int rc = 0;
-	for (size_t i = 0; i < idx->nentries; i++) {
-		const struct wfs_index_entry *e = &idx->entries[i];
-		const char *name = idx->strings.data + e->tensor.off;
-		ssize_t t = wfs_model_find(m, name, e->tensor.len);
-		if (t < 0 || m->tensors[t].shard != e->shard) {
-			char q[WFS_QUOTE_MAX], sq[WFS_QUOTE_MAX];
-			const struct wfs_str s = m->shards[e->shard].name;
-			wfs_error_add(err, "%s: tensor %s: not found in shard %s named by the index", label,
-				      wfs_quote(name, e->tensor.len, q), wfs_quote(wfs_model_str(m, s), s.len, sq));
-			rc = WFS_EINVALID;
-			continue;
-		}
-		seen[t] = true;
-	}
-	for (size_t t = 0; t < m->ntensors && rc == 0; t++) {
-		if (seen[t])
-			continue;
-		const struct wfs_tensor *x = &m->tensors[t];
-		char q[WFS_QUOTE_MAX];
-		wfs_warnf(warn, "%s: tensor %s is not in the index %s; shown anyway",
-			  wfs_model_str(m, m->shards[x->shard].name),
-			  wfs_quote(wfs_model_str(m, x->name), x->name.len, q), label);
-	}
-	free(seen);
-	return rc;
-}
-
 /* Readahead stops at the end of the tensor being read: each file keeps its tensors' ends. */
 static int note_tensor_ends(struct wfs_model *m)
 {
@@ -655,7 +620,7 @@ static int open_remote(struct wfs_model *m, struct wfs_remote *r, const struct w
 		goto out;
 	if ((rc = wfs_model_finish(m, err)) < 0)
 		goto out;
-	if (m->sharded && (rc = check_index(m, &idx, l.index_name, warn, err)) < 0)
+	if (m->sharded && (rc = wfs_index_check(m, &idx, l.index_name, warn, err)) < 0)
 		goto out;
 	if ((rc = note_tensor_ends(m)) < 0)
 		goto out;
