@@ -70,10 +70,7 @@ static void check_model(const struct wfs_model *m, const uint8_t *data, size_t s
 /* The on-disk path: header in a buffer of its exact length, into a fresh model. */
 static int parse_like_a_shard(const uint8_t *data, size_t size, uint64_t header_len)
 {
-	struct wfs_model *m = calloc(1, sizeof(*m));
-	if (m == NULL)
-		abort();
-	m->dirfd = -1;
+	struct wfs_model *m = fz_model_new();
 	struct wfs_error err = {0};
 	int rc = -ENOMEM;
 	char *header = fz_malloc((size_t)header_len);
@@ -122,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (m) {
 		check_model(m, data, size, header_len);
-		fz_check_layouts(m);
+		fz_check_layouts(m, true);
 	}
 	wfs_model_free(m);
 	wfs_error_clear(&err);

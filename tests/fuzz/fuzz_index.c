@@ -5,8 +5,8 @@
  * wfs_index_parse runs on a fresh model (as open_indexed does before any
  * shard is read) with the text in a buffer of exactly its length. When the
  * index is accepted: every entry names a shard in range, the shard list is
- * sorted and distinct and every path passes wfs_shard_path_ok, tensor names
- * lie in the arena; then the (tensorless) namespace of every layout is built
+ * sorted and distinct and every path passes wfs_shard_path_ok, names and
+ * paths lie in the index's strings; then the (tensorless) namespace of every layout is built
  * and the root's xattrs, which carry the index's metadata, are checked.
  */
 #include "fuzz_check.h"
@@ -17,10 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct wfs_model *m = calloc(1, sizeof(*m));
-	if (m == NULL)
-		abort();
-	m->dirfd = -1;
+	struct wfs_model *m = fz_model_new();
 	char *text = fz_malloc(size);
 	memcpy(text, data, size);
 	struct wfs_error err = {0};
@@ -30,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(rc == 0 ? err.count == 0 : (err.count > 0 || rc == -ENOMEM), "result %d with %u problems",
 		 rc, err.count);
 	if (rc < 0) {
-		FZ_CHECK(idx.shards == NULL && idx.entries == NULL && idx.nentries == 0,
+		FZ_CHECK(idx.shards == NULL && idx.entries == NULL && idx.nentries == 0 && idx.strings.data == NULL,
 			 "a rejected index is not released");
 		goto out;
 	}
@@ -38,8 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 "%zu shards for %zu entries", idx.nshards, idx.nentries);
 	for (size_t i = 0; i < idx.nshards; i++) {
 		const struct wfs_str *s = &idx.shards[i];
-		FZ_CHECK(s->off + s->len < m->arena_len, "shard %zu outside the arena", i);
-		const char *path = wfs_model_str(m, *s);
+		FZ_CHECK(s->off + s->len < idx.strings.len, "shard %zu outside the index strings", i);
+		const char *path = idx.strings.data + s->off;
 		FZ_CHECK(wfs_shard_path_ok(path, s->len), "shard path \"%.*s\" accepted", (int)s->len, path);
 		FZ_CHECK(memchr(path, '\0', s->len) == NULL, "NUL in a shard path");
 		FZ_CHECK(path[0] != '/' && !(s->len >= 2 && path[0] == '.' && path[1] == '.' &&
@@ -47,15 +44,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 "shard path \"%.*s\" escapes the model directory", (int)s->len, path);
 		if (i > 0) {
 			const struct wfs_str *p = &idx.shards[i - 1];
-			FZ_CHECK(fz_compare_names(wfs_model_str(m, *p), p->len, path, s->len) < 0,
+			FZ_CHECK(fz_compare_names(idx.strings.data + p->off, p->len, path, s->len) < 0,
 				 "shards not sorted and distinct");
 		}
 	}
 	for (size_t i = 0; i < idx.nentries; i++) {
 		const struct wfs_index_entry *e = &idx.entries[i];
 		FZ_CHECK(e->shard < idx.nshards, "entry %zu: shard %u of %zu", i, e->shard, idx.nshards);
-		FZ_CHECK(e->tensor.off + e->tensor.len < m->arena_len, "entry %zu: name outside the arena", i);
-		FZ_CHECK(memchr(wfs_model_str(m, e->tensor), '\0', e->tensor.len) == NULL, "NUL in a tensor name");
+		FZ_CHECK(e->tensor.off + e->tensor.len < idx.strings.len, "entry %zu: name outside the index strings", i);
+		FZ_CHECK(memchr(idx.strings.data + e->tensor.off, '\0', e->tensor.len) == NULL, "NUL in a tensor name");
 	}
 	for (size_t i = 0; i < m->nindex_meta; i++)
 		FZ_CHECK(m->index_meta[i].key.off + m->index_meta[i].key.len < m->arena_len &&
@@ -64,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The index's metadata is shown as root xattrs; no tensors yet. */
 	FZ_CHECK(wfs_model_finish(m, &err) == 0, "finishing an empty model");
-	fz_check_layouts(m);
+	fz_check_layouts(m, true);
 	wfs_index_release(&idx);
 	FZ_CHECK(idx.shards == NULL && idx.entries == NULL, "wfs_index_release");
 out:
