@@ -10,6 +10,13 @@
 #include "weightfs/namespace.h"
 
 /**
+ * The kernel's limit on an attribute value (XATTR_SIZE_MAX). A longer value
+ * (a tensor name or metadata of more than 64 KiB) is not offered at all:
+ * listxattr does not list it and getxattr answers ENODATA.
+ */
+#define WFS_XATTR_VALUE_MAX 65536
+
+/**
  * Writes the node's attribute names, each NUL-terminated, to @p buf, as
  * listxattr(2) does. Returns the total length (also when @p size is 0), or
  * -ERANGE when @p size is non-zero and too small.

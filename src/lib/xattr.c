@@ -20,6 +20,12 @@ struct attr {
 	size_t value_len;
 };
 
+/* Passes an attribute on, unless the kernel could never return its value. */
+static int offer(const struct attr *a, int (*fn)(const struct attr *a, void *ctx), void *ctx)
+{
+	return a->value_len > WFS_XATTR_VALUE_MAX ? 0 : fn(a, ctx);
+}
+
 /* Calls fn for each attribute of the node until it returns non-zero. */
 static int for_each_xattr(const struct wfs_model *m, const struct wfs_namespace *ns, uint32_t node,
 			  int (*fn)(const struct attr *a, void *ctx), void *ctx)
@@ -30,7 +36,7 @@ static int for_each_xattr(const struct wfs_model *m, const struct wfs_namespace 
 #define EMIT(name, val, len)                                                         \
 	do {                                                                          \
 		struct attr a_ = {(name), NULL, 0, (val), (len)};                     \
-		if ((rc = fn(&a_, ctx)) != 0)                                         \
+		if ((rc = offer(&a_, fn, ctx)) != 0)                                  \
 			return rc;                                                    \
 	} while (0)
 
@@ -64,14 +70,14 @@ static int for_each_xattr(const struct wfs_model *m, const struct wfs_namespace 
 		const struct wfs_kv *kv = &m->metadata[i];
 		struct attr a = {"user.metadata.", wfs_model_str(m, kv->key), kv->key.len,
 				 wfs_model_str(m, kv->value), kv->value.len};
-		if ((rc = fn(&a, ctx)) != 0)
+		if ((rc = offer(&a, fn, ctx)) != 0)
 			return rc;
 	}
 	for (size_t i = 0; i < m->nindex_meta; i++) {
 		const struct wfs_kv *kv = &m->index_meta[i];
 		struct attr a = {"user.index.", wfs_model_str(m, kv->key), kv->key.len,
 				 wfs_model_str(m, kv->value), kv->value.len};
-		if ((rc = fn(&a, ctx)) != 0)
+		if ((rc = offer(&a, fn, ctx)) != 0)
 			return rc;
 	}
 #undef EMIT
