@@ -26,11 +26,12 @@ WFS_BUILD_DEPS=(gcc libc6-dev libfuse3-dev fuse3 libjson-c-dev meson ninja-build
 WFS_TEST_DEPS=(clang libclang-rt-14-dev python3-pytest nginx-light iproute2)
 
 # Configures (once) and builds the build directory $1 with meson options $2...
+# Quiet unless something fails.
 wfs_build() {
-	local dir=$1
+	local dir=$1 out
 	shift
 	if [ ! -f "$dir/build.ninja" ]; then
-		meson setup "$dir" "$@" >/dev/null
+		out=$(meson setup "$dir" "$@" 2>&1) || { echo "$out" >&2; return 1; }
 	fi
-	ninja -C "$dir" >/dev/null
+	out=$(ninja -C "$dir" 2>&1) || { echo "$out" | tail -60 >&2; return 1; }
 }

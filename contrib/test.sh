@@ -4,7 +4,8 @@
 #   2. integration tests that mount for real (pytest, Debian's python3)
 #   3. the same unit and integration tests in an ASan+UBSan build (leaks on)
 #   4. the fuzz corpora replayed, and each fuzz target run for a short time
-# The last line is "N passed, M failed" over all of them. Debian 12, as root.
+# Builds treat warnings as errors. The last line is "N passed, M failed"
+# over all of them. Debian 12, as root.
 #
 # Environment: FUZZ_SECONDS (per target, default 15), WEIGHTFS_SKIP_ASAN=1,
 # WEIGHTFS_SOAK_SECONDS (longer soak in the fault tests).
@@ -71,7 +72,7 @@ run_pytest() {
 }
 
 echo "== build"
-if ! wfs_build build; then
+if ! wfs_build build -Dwerror=true; then
 	echo "build failed"
 	echo "0 passed, 1 failed"
 	exit 1
@@ -85,7 +86,7 @@ run_pytest WEIGHTFS_BIN="$repo/build/weightfs" WEIGHTFS_INSPECT_BIN="$repo/build
 
 if [ "${WEIGHTFS_SKIP_ASAN:-0}" != 1 ]; then
 	echo "== ASan + UBSan build"
-	if CC=clang wfs_build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
+	if CC=clang wfs_build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false; then
 		san="halt_on_error=1:abort_on_error=0:print_stacktrace=1:log_path=$logs/san"
 		export ASAN_OPTIONS="detect_leaks=1:$san" UBSAN_OPTIONS="$san" LSAN_OPTIONS="$san"
 		run_unit build-asan
