@@ -17,7 +17,6 @@
 #include "weightfs/namespace.h"
 
 #define CLASH_SUFFIX "%file"
-#define LONG_PREFIX_MAX 237
 
 int wfs_layout_parse(const char *name, enum wfs_layout *out)
 {
@@ -59,14 +58,18 @@ static size_t piece(const char *in, size_t len, size_t i, size_t *consumed, bool
 	return *escape ? 3 : n;
 }
 
-size_t wfs_component_encode(const char *in, size_t len, char *out)
+/*
+ * Encodes a component into at most @p max bytes (plus NUL): as it is when
+ * it fits, else its first max - 18 bytes cut whole, "%~" and the hash.
+ */
+static size_t encode_within(const char *in, size_t len, char *out, size_t max)
 {
 	if (len == 0 || (len == 1 && in[0] == '.') || (len == 2 && in[0] == '.' && in[1] == '.')) {
 		const char *e = len == 0 ? "%" : len == 1 ? "%2E" : "%2E%2E";
 		strcpy(out, e);
 		return strlen(e);
 	}
-	if (len <= WFS_NAME_MAX && !memchr(in, '%', len) && !memchr(in, '/', len)) {
+	if (len <= max && !memchr(in, '%', len) && !memchr(in, '/', len)) {
 		memcpy(out, in, len); /* the usual case: nothing to encode */
 		out[len] = '\0';
 		return len;
@@ -74,7 +77,8 @@ size_t wfs_component_encode(const char *in, size_t len, char *out)
 	size_t full = 0;
 	for (size_t i = 0; i < len; i++)
 		full += (in[i] == '%' || in[i] == '/') ? 3 : 1;
-	size_t limit = full <= WFS_NAME_MAX ? full : LONG_PREFIX_MAX;
+	const size_t hash_len = 18; /* "%~" and 16 hex digits */
+	size_t limit = full <= max ? full : max - hash_len;
 	size_t o = 0;
 	for (size_t i = 0; i < len;) {
 		size_t used;
@@ -92,11 +96,15 @@ size_t wfs_component_encode(const char *in, size_t len, char *out)
 		}
 		i += used;
 	}
-	if (full > WFS_NAME_MAX)
-		o += (size_t)snprintf(out + o, WFS_NAME_MAX + 1 - o, "%%~%016llx",
-				      (unsigned long long)fnv1a64(in, len));
+	if (full > max)
+		o += (size_t)snprintf(out + o, hash_len + 1, "%%~%016llx", (unsigned long long)fnv1a64(in, len));
 	out[o] = '\0';
 	return o;
+}
+
+size_t wfs_component_encode(const char *in, size_t len, char *out)
+{
+	return encode_within(in, len, out, WFS_NAME_MAX);
 }
 
 struct entry {
@@ -256,10 +264,14 @@ static int add_tensors(struct builder *b)
 		int rc = tensor_dir(b, name, start, false, &dir);
 		if (rc < 0)
 			return rc;
-		char enc[WFS_NAME_MAX + sizeof(CLASH_SUFFIX)];
-		size_t n = wfs_component_encode(name + start, t->name.len - start, enc);
+		char enc[WFS_NAME_MAX + 1];
+		const char *file = name + start;
+		size_t file_len = t->name.len - start;
+		size_t n = wfs_component_encode(file, file_len, enc);
 		ssize_t found = find(b, dir, enc, n);
-		if (found >= 0 && b->e[found].kind == WFS_NODE_DIR && n + strlen(CLASH_SUFFIX) <= WFS_NAME_MAX) {
+		if (found >= 0 && b->e[found].kind == WFS_NODE_DIR) {
+			/* A directory took the name: the file moves aside, still within 255 bytes. */
+			n = encode_within(file, file_len, enc, WFS_NAME_MAX - strlen(CLASH_SUFFIX));
 			strcpy(enc + n, CLASH_SUFFIX);
 			n += strlen(CLASH_SUFFIX);
 			found = find(b, dir, enc, n);

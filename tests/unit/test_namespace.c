@@ -8,7 +8,9 @@
 
 static char *header_for(const char *const *names, size_t n)
 {
-	size_t cap = 64 + n * 200;
+	size_t cap = 64;
+	for (size_t i = 0; i < n; i++)
+		cap += strlen(names[i]) + 100;
 	char *h = malloc(cap);
 	size_t o = (size_t)snprintf(h, cap, "{");
 	for (size_t i = 0; i < n; i++)
@@ -204,6 +206,33 @@ static void test_odd_names(void)
 	release(&f);
 }
 
+static void test_long_clash(void)
+{
+	/* A file of 252 bytes whose name a directory takes: "%file" must still fit. */
+	char file[300], dir[310];
+	memset(file, 'a', 250);
+	strcpy(file + 250, ".b");
+	snprintf(dir, sizeof(dir), "%s.c.d", file);
+	const char *names[] = {file, dir};
+	struct fixture f;
+	CHECK(build(&f, names, 2, WFS_LAYOUT_MODULES) == 0);
+	CHECK(f.warnings[0] == '\0');
+	const struct wfs_node *root = &f.ns->nodes[0];
+	int shown = 0;
+	for (uint32_t i = 0; i < root->nchildren; i++) {
+		const struct wfs_node *n = &f.ns->nodes[root->first_child + i];
+		CHECK(n->name_len <= WFS_NAME_MAX);
+		if (n->kind == WFS_NODE_TENSOR) {
+			shown++;
+			const char *nm = wfs_node_name(f.ns, n);
+			CHECK(n->name_len > 5 && strcmp(nm + n->name_len - 5, "%file") == 0);
+			CHECK(strstr(nm, "%~") != NULL);
+		}
+	}
+	CHECK(shown == 1 && root->ntensors == 2);
+	release(&f);
+}
+
 static void test_every_tensor_is_shown_once(void)
 {
 	enum { N = 300 };
@@ -278,6 +307,7 @@ int main(void)
 	test_modules();
 	test_tree_and_flat();
 	test_odd_names();
+	test_long_clash();
 	test_every_tensor_is_shown_once();
 	test_xattrs();
 	return check_report("test_namespace");
