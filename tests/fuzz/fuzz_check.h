@@ -179,9 +179,11 @@ static void fz_check_tensor_path(const struct wfs_model *m, const struct wfs_nam
 		const char *name = wfs_node_name(ns, c);
 		size_t len = c->name_len;
 		if (d == 0 && len > 5 && memcmp(name + len - 5, "%file", 5) == 0) {
-			/* The suffix of a file whose name a sibling directory took. */
+			/* The suffix of a file whose name a sibling directory took; a
+			 * name too long for the suffix was shortened and hashed first. */
 			ssize_t dir = wfs_namespace_lookup(ns, c->parent, name, len - 5);
-			FZ_CHECK(dir >= 0 && ns->nodes[dir].kind == WFS_NODE_DIR,
+			bool hashed = len - 5 >= 18 && name[len - 5 - 18] == '%' && name[len - 5 - 17] == '~';
+			FZ_CHECK(hashed || (dir >= 0 && ns->nodes[dir].kind == WFS_NODE_DIR),
 				 "tensor %s has the %%file suffix but no sibling directory", tname);
 			len -= 5;
 		}
