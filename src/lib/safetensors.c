@@ -491,9 +491,8 @@ static bool read_tensor(struct header *h, const char *name, size_t name_len)
 	}
 	h->c.p++;
 	struct wfs_tensor t = {.shard = h->shard, .dims = m->ndims};
-	uint64_t off[3] = {0};
-	size_t noff = 0, off_cap = 3;
-	uint64_t *offp = off;
+	uint64_t off[2] = {0};
+	size_t noff = 0;
 	bool has_dtype = false, has_shape = false, has_offsets = false, bad = false;
 	size_t dims_mark = m->ndims;
 	struct keyset keys = {0};
@@ -558,7 +557,7 @@ static bool read_tensor(struct header *h, const char *name, size_t name_len)
 			size_t cap = 0;
 			int r = read_u64_array(h, 2, &vals, &noff, &cap, why, sizeof(why));
 			if (r > 0 && noff == 2)
-				memcpy(offp, vals, 2 * sizeof(*vals));
+				memcpy(off, vals, 2 * sizeof(*vals));
 			free(vals);
 			if (r < 0) {
 				ok = false;
@@ -582,7 +581,6 @@ static bool read_tensor(struct header *h, const char *name, size_t name_len)
 		if (!next_member(h, '}', &more))
 			ok = false;
 	}
-	(void)off_cap;
 	if (ok && h->rc != -ENOMEM) {
 		int rc_before = h->rc;
 		h->rc = 0;
@@ -611,7 +609,8 @@ static bool read_tensor(struct header *h, const char *name, size_t name_len)
 		/* The tiling check would catch it too; this keeps t.offset meaningful. */
 		problem(h, "tensor %s: data_offsets run past the end of the data section", TNAME);
 	} else {
-		return add_tensor(h, name, name_len, &t, off) || true;
+		add_tensor(h, name, name_len, &t, off); /* out of memory ends the parse through h->broken */
+		return true;
 	}
 	m->ndims = dims_mark;
 	return true;
