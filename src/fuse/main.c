@@ -404,6 +404,19 @@ static void remove_dead_mount(const char *mountpoint, const char *dev)
 		waitpid(pid, NULL, 0);
 }
 
+/*
+ * Whether the loop's result is the normal end of a mount. It returns the
+ * signal that ended it (SIGTERM/SIGINT/SIGHUP), 0 when the kernel said ENODEV
+ * (unmounted), or -ECONNABORTED: the kernel answers that to a thread that
+ * was taking a request off the queue at the moment the connection was torn
+ * down, which happens on a plain (lazy) unmount as well as on umount -f or an
+ * abort through fusectl. None of these is an error of ours.
+ */
+static bool served_to_the_end(int rc)
+{
+	return rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP || rc == -ECONNABORTED;
+}
+
 /* Mounts, daemonizes unless -f, and serves until unmounted; returns an exit code. */
 static int mount_and_serve(struct fuse_session *se, const struct options *o, const struct fuse_cmdline_opts *cmd)
 {
@@ -442,8 +455,7 @@ static int mount_and_serve(struct fuse_session *se, const struct options *o, con
 	rc = serve(se, cmd);
 	fuse_session_unmount(se);
 	remove_dead_mount(mountpoint, dev);
-	/* The loop returns the signal that ended it: SIGTERM/SIGINT/SIGHUP are a clean exit. */
-	return rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? EXIT_OK : EXIT_INTERNAL;
+	return served_to_the_end(rc) ? EXIT_OK : EXIT_INTERNAL;
 }
 
 int main(int argc, char *argv[])
