@@ -6,6 +6,7 @@
  * and getxattr walk, so the two can never disagree about which names exist.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,15 +21,55 @@ struct attr {
 	size_t value_len;
 };
 
+/* The name of an attribute: its prefix, then its key if it has one. */
+static size_t name_len(const struct attr *a)
+{
+	return strlen(a->prefix) + a->key_len;
+}
+
+/* Writes the name_len(a) bytes of the name to dst, without a '\0'. */
+static void name_copy(const struct attr *a, char *dst)
+{
+	size_t plen = strlen(a->prefix);
+	memcpy(dst, a->prefix, plen);
+	if (a->key_len)
+		memcpy(dst + plen, a->key, a->key_len);
+}
+
+/* Whether the name is the len bytes at name. */
+static bool name_is(const struct attr *a, const char *name, size_t len)
+{
+	size_t plen = strlen(a->prefix);
+	return len == plen + a->key_len && memcmp(name, a->prefix, plen) == 0 &&
+	       (a->key_len == 0 || memcmp(name + plen, a->key, a->key_len) == 0);
+}
+
+/* What for_each_xattr calls for each attribute; non-zero stops the walk. */
+typedef int attr_fn(const struct attr *a, void *ctx);
+
 /* Passes an attribute on, unless the kernel could never return its value. */
-static int offer(const struct attr *a, int (*fn)(const struct attr *a, void *ctx), void *ctx)
+static int offer(const struct attr *a, attr_fn *fn, void *ctx)
 {
 	return a->value_len > WFS_XATTR_VALUE_MAX ? 0 : fn(a, ctx);
 }
 
+/* Offers each of n key/value pairs as the attribute prefix + key. */
+static int offer_kvs(const struct wfs_model *m, const char *prefix, const struct wfs_kv *kv, size_t n,
+		     attr_fn *fn, void *ctx)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct attr a = {prefix, wfs_model_str(m, kv[i].key), kv[i].key.len,
+				 wfs_model_str(m, kv[i].value), kv[i].value.len};
+		int rc = offer(&a, fn, ctx);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* Calls fn for each attribute of the node until it returns non-zero. */
 static int for_each_xattr(const struct wfs_model *m, const struct wfs_namespace *ns, uint32_t node,
-			  int (*fn)(const struct attr *a, void *ctx), void *ctx)
+			  attr_fn *fn, void *ctx)
 {
 	const struct wfs_node *n = &ns->nodes[node];
 	char num[2][24];
@@ -66,22 +107,11 @@ static int for_each_xattr(const struct wfs_model *m, const struct wfs_namespace 
 		size_t len = wfs_remote_stats(m->remote, stats, sizeof(stats));
 		EMIT("user.remote.stats", stats, len < sizeof(stats) ? len : sizeof(stats) - 1);
 	}
-	for (size_t i = 0; i < m->nmetadata; i++) {
-		const struct wfs_kv *kv = &m->metadata[i];
-		struct attr a = {"user.metadata.", wfs_model_str(m, kv->key), kv->key.len,
-				 wfs_model_str(m, kv->value), kv->value.len};
-		if ((rc = offer(&a, fn, ctx)) != 0)
-			return rc;
-	}
-	for (size_t i = 0; i < m->nindex_meta; i++) {
-		const struct wfs_kv *kv = &m->index_meta[i];
-		struct attr a = {"user.index.", wfs_model_str(m, kv->key), kv->key.len,
-				 wfs_model_str(m, kv->value), kv->value.len};
-		if ((rc = offer(&a, fn, ctx)) != 0)
-			return rc;
-	}
+	rc = offer_kvs(m, "user.metadata.", m->metadata, m->nmetadata, fn, ctx);
+	if (rc == 0)
+		rc = offer_kvs(m, "user.index.", m->index_meta, m->nindex_meta, fn, ctx);
 #undef EMIT
-	return 0;
+	return rc;
 }
 
 struct list_ctx {
@@ -93,12 +123,9 @@ struct list_ctx {
 static int list_one(const struct attr *a, void *ctx)
 {
 	struct list_ctx *c = ctx;
-	size_t plen = strlen(a->prefix);
-	size_t need = plen + a->key_len + 1;
+	size_t need = name_len(a) + 1;
 	if (c->size && c->len + need <= c->size) {
-		memcpy(c->buf + c->len, a->prefix, plen);
-		if (a->key_len)
-			memcpy(c->buf + c->len + plen, a->key, a->key_len);
+		name_copy(a, c->buf + c->len);
 		c->buf[c->len + need - 1] = '\0';
 	}
 	c->len += need;
@@ -129,9 +156,7 @@ struct get_ctx {
 static int get_one(const struct attr *a, void *ctx)
 {
 	struct get_ctx *c = ctx;
-	size_t plen = strlen(a->prefix);
-	if (c->name_len != plen + a->key_len || memcmp(c->name, a->prefix, plen) != 0 ||
-	    (a->key_len && memcmp(c->name + plen, a->key, a->key_len) != 0))
+	if (!name_is(a, c->name, c->name_len))
 		return 0;
 	if (c->size == 0)
 		c->result = (ssize_t)a->value_len;
