@@ -77,6 +77,8 @@ static void fill_entry(const struct wfs_fs *fs, const struct wfs_node *n, struct
 static void wfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct wfs_fs *fs = userdata;
+	/* libfuse refuses the connection unless this equals the mount option. */
+	conn->max_read = fs->max_read;
 	if (conn->capable & FUSE_CAP_READDIRPLUS) {
 		conn->want |= FUSE_CAP_READDIRPLUS;
 		conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;

@@ -50,6 +50,7 @@ struct options {
 	char *files;       /* comma-separated, possibly split by libfuse's option parser */
 	int last_was_files;
 	int readahead_kb;
+	unsigned max_read; /* -o max_read=, which libfuse also sees; 0: not given */
 	int help;
 	int version;
 };
@@ -111,6 +112,8 @@ static int option_proc(void *data, const char *arg, int key, struct fuse_args *a
 		o->last_was_files = 0;
 		if (strncmp(arg, "fsname=", 7) == 0)
 			o->has_fsname = 1;
+		if (strncmp(arg, "max_read=", 9) == 0)
+			o->max_read = (unsigned)strtoul(arg + 9, NULL, 10);
 		return 1;
 	default:
 		return 1;
@@ -138,7 +141,9 @@ static void usage(const char *prog)
 	       "    -o readahead_kb=N      kernel readahead of the mount in KiB (default 1024,\n"
 	       "                           0 keeps the kernel's default)\n"
 	       "    -o io=auto|copy|splice how reads reach the kernel (default auto: splice\n"
-	       "                           when pipes can hold a 1 MiB read, else copy)\n"
+	       "                           when a pipe can hold a read, with reads capped at\n"
+	       "                           512 KiB if it cannot hold 1 MiB; else copy)\n"
+	       "    -o max_read=N          the largest read request in bytes (default 1 MiB)\n"
 	       "    -o allow_other         let other users read the mount\n"
 	       "    -o max_threads=N       at most N request threads (default 10)\n"
 	       "\n"
@@ -291,27 +296,58 @@ static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
 	return rc;
 }
 
+/* The largest read the kernel sends when max_read is not given (libfuse 3.14: 256 pages). */
+#define KERNEL_MAX_READ (1u << 20)
+/* The read size that splicing asks for when a pipe cannot hold a 1 MiB read. */
+#define SPLICE_HALF_READ (KERNEL_MAX_READ / 2)
+
 /*
- * Whether reads can be spliced from the shard into the reply. libfuse
- * splices a read of N bytes through a pipe of N + 3 pages + header, so a
- * 1 MiB read needs a 2 MiB pipe; when fs.pipe-max-size (1 MiB by default)
- * forbids that, libfuse quietly allocates and copies on every read instead,
- * which is slower than our own copy. So splice only where pipes can grow.
+ * Whether a pipe can grow to hold a spliced reply of @p read bytes: libfuse
+ * needs the data, the reply header and three pages. A 1 MiB read needs a
+ * 2 MiB pipe, more than the default fs.pipe-max-size (1 MiB) allows
+ * without CAP_SYS_RESOURCE; a 512 KiB read fits.
  */
-static bool use_splice(const char *io)
+static bool pipe_holds(size_t read)
 {
-	if (io != NULL && strcmp(io, "copy") == 0)
-		return false;
 	int p[2];
-	bool can_grow = false;
-	if (pipe(p) == 0) {
-		can_grow = fcntl(p[0], F_SETPIPE_SZ, 2 << 20) >= (2 << 20);
-		close(p[0]);
-		close(p[1]);
+	if (pipe(p) != 0)
+		return false;
+	size_t need = read + 3 * 4096 + 16;
+	bool ok = fcntl(p[0], F_SETPIPE_SZ, (int)need) >= (int)need;
+	close(p[0]);
+	close(p[1]);
+	return ok;
+}
+
+/*
+ * Chooses between splicing reads from the shard into the reply and copying
+ * them (sets fs->splice and fs->max_read). When a pipe cannot hold a 1 MiB
+ * read, libfuse would quietly allocate and copy on every read, slower than
+ * our own copy; so where the user left max_read alone and the model's shards
+ * are local, reads are capped at 512 KiB instead, which a pipe can hold.
+ * Measured with the shard in the page cache: splice at 512 KiB is 1.38x the
+ * copy path at 1 MiB (contrib/bench/RESULTS.md, "Techniques").
+ */
+static void choose_io(const struct options *o, const struct wfs_model *model, struct wfs_fs *fs,
+		      struct fuse_args *args)
+{
+	fs->max_read = o->max_read;
+	fs->splice = false;
+	if (o->io != NULL && strcmp(o->io, "copy") == 0)
+		return;
+	bool asked = o->io != NULL && strcmp(o->io, "splice") == 0;
+	if (pipe_holds(o->max_read ? o->max_read : KERNEL_MAX_READ)) {
+		fs->splice = true;
+	} else if (o->max_read == 0 && model->remote == NULL && pipe_holds(SPLICE_HALF_READ)) {
+		char opt[32];
+		snprintf(opt, sizeof(opt), "-omax_read=%u", SPLICE_HALF_READ);
+		if (fuse_opt_add_arg(args, opt) == 0) {
+			fs->max_read = SPLICE_HALF_READ;
+			fs->splice = true;
+		}
 	}
-	if (!can_grow && io != NULL && strcmp(io, "splice") == 0)
-		wfs_log(LOG_WARNING, "io=splice needs pipes of 2 MiB (sysctl fs.pipe-max-size=2097152); using copy");
-	return can_grow;
+	if (asked && !fs->splice)
+		wfs_log(LOG_WARNING, "io=splice: pipes cannot grow to hold a read (sysctl fs.pipe-max-size); using copy");
 }
 
 /* Checks the option values; prints what is wrong. 0 or -1. */
@@ -485,10 +521,8 @@ int main(int argc, char *argv[])
 	if ((status = load(&o, &cmd, layout, &model, &ns)) != EXIT_OK)
 		goto out;
 	add_mount_options(&args, &o);
-	struct wfs_fs fs = {
-		.model = model, .ns = ns, .uid = getuid(), .gid = getgid(),
-		.splice = use_splice(o.io),
-	};
+	struct wfs_fs fs = {.model = model, .ns = ns, .uid = getuid(), .gid = getgid()};
+	choose_io(&o, model, &fs, &args);
 	se = fuse_session_new(&args, &wfs_ll_ops, sizeof(wfs_ll_ops), &fs);
 	if (se == NULL) {
 		status = EXIT_USAGE; /* libfuse printed why: almost always an unknown option */
