@@ -6,25 +6,22 @@ Every mount is unmounted in teardown: fusermount3 -u, then -uz on failure,
 and a daemon that will not exit is killed.
 """
 
-import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from faultlib import REPO, Daemon, Reader
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))  # the shared helpers
+
+from faultlib import Daemon, Reader  # noqa: E402
+from weightfs_binaries import require_weightfs  # noqa: E402
 
 
 # --- fixtures ----------------------------------------------------------------
 
 @pytest.fixture(scope="session")
 def weightfs_bin():
-    binary = Path(os.environ.get("WEIGHTFS_BIN", REPO / "build" / "weightfs"))
-    if not (binary.is_file() and os.access(binary, os.X_OK)):
-        pytest.fail(f"weightfs binary {binary} is missing or not executable: build it "
-                    "(meson setup build && meson compile -C build) or set WEIGHTFS_BIN")
-    if not os.path.exists("/dev/fuse"):
-        pytest.fail("/dev/fuse is missing: these tests must be able to mount")
-    return binary
+    return require_weightfs()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
-"""Helpers of the fault-injection tests: a tiny safetensors writer, model
-builders, a foreground daemon (weightfs -f) whose pid the tests can signal,
-and reader processes (reader.py) that check every byte they read.
+"""Helpers of the fault-injection tests: model builders, a foreground daemon
+(weightfs -f) whose pid the tests can signal, and reader processes
+(reader.py) that check every byte they read.
 
 A mount that fails is a loud test failure, never a skip. Daemon.stop()
 always unmounts (fusermount3 -u, then -uz on failure) and reaps the daemon,
@@ -12,22 +12,21 @@ import os
 import random
 import resource
 import select
-import struct
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from fuse_mounts import default_signals, fusermount, mounted, unmount, wait_until
+from safetensors_writer import encode_header, layout_tensors, write_raw
+
 READER = Path(__file__).resolve().parent / "reader.py"
 TIMEOUT = 20       # seconds for any one command, mount or daemon exit
-DTYPE_BYTES = {"U8": 1, "I8": 1, "BF16": 2, "F16": 2, "F32": 4, "I32": 4, "F64": 8, "I64": 8}
 
 
-# --- safetensors writer ----------------------------------------------------
+# --- models -------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Tensor:
@@ -43,32 +42,14 @@ class Tensor:
 
 def write_safetensors(path, tensors, metadata=None):
     """tensors: list of (name, dtype, shape, data). Writes the file the way
-    the reference writer does (compact JSON header padded with spaces to a
-    multiple of 8, data in the given order) and returns name -> Tensor."""
-    header = {"__metadata__": metadata or {"format": "pt"}}
-    offset = 0
-    for name, dtype, shape, data in tensors:
-        n = DTYPE_BYTES[dtype]
-        for d in shape:
-            n *= d
-        assert n == len(data), f"{name}: {len(data)} bytes for {dtype} {shape}"
-        header[name] = {"dtype": dtype, "shape": list(shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    path = Path(path)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for _, _, _, data in tensors:
-            f.write(data)
+    the reference writer does (metadata {"format": "pt"} unless given) and
+    returns name -> Tensor."""
+    header, body = layout_tensors(tensors, metadata or {"format": "pt"})
+    text = encode_header(header)
+    path = write_raw(path, text, body)
     start = 8 + len(text)
-    out = {}
-    for name, _, _, data in tensors:
-        begin = header[name]["data_offsets"][0]
-        out[name] = Tensor(name, path, start + begin, data)
-    return out
+    return {name: Tensor(name, path, start + header[name]["data_offsets"][0], data)
+            for name, _, _, data in tensors}
 
 
 @dataclass
@@ -110,36 +91,13 @@ def make_model(root, nshards, per_shard, sizes, seed=0, index=True):
 
 # --- mounting ----------------------------------------------------------------
 
-def mounted(mountpoint):
-    """True when mountpoint is in the mount table (also when its daemon is dead)."""
-    target = os.path.realpath(mountpoint)
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            point = fields[4].encode().decode("unicode_escape")
-            if point == target:
-                return True
-    return False
-
-
-def wait_until(predicate, timeout, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
-
-
-def fusermount(*args):
-    return subprocess.run(["fusermount3", *map(str, args)], capture_output=True, text=True,
-                          timeout=TIMEOUT)
-
-
-def set_nofile(limit):
-    """preexec_fn: RLIMIT_NOFILE soft = hard = limit (what `ulimit -n` does)."""
+def child_setup(nofile):
+    """preexec_fn: SIGINT as default, and RLIMIT_NOFILE soft = hard = nofile
+    when given (what `ulimit -n` does)."""
     def apply():
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+        default_signals()
+        if nofile:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
     return apply
 
 
@@ -164,7 +122,7 @@ class Daemon:
             self.proc = subprocess.Popen(
                 [str(self.binary), "-f", *self.opts, str(self.source), str(self.mountpoint)],
                 stdin=null, stdout=log, stderr=log,
-                preexec_fn=set_nofile(self.nofile) if self.nofile else None)
+                preexec_fn=child_setup(self.nofile))
         ok = wait_until(lambda: mounted(self.mountpoint) or self.proc.poll() is not None, TIMEOUT)
         if not (ok and mounted(self.mountpoint)):
             self.stop()
@@ -208,9 +166,7 @@ class Daemon:
         does not exit. Returns its exit status."""
         if self.proc is None:
             return None
-        if mounted(self.mountpoint):
-            if fusermount("-u", self.mountpoint).returncode != 0:
-                fusermount("-uz", self.mountpoint)
+        unmount(self.mountpoint)
         status = self.wait()
         if status is None:
             self.proc.kill()

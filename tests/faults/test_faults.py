@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from faultlib import TIMEOUT, fusermount, make_model, mounted, wait_until
+from faultlib import TIMEOUT, make_model
+from fuse_mounts import fusermount, mounted, wait_until
 
 # Sizes of the tensors of each shard: a page, odd sizes, one byte, empty,
 # and a few hundred KiB so that reads span many requests.

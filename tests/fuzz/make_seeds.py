@@ -8,58 +8,36 @@ files written by the reference implementation (SAMPLES_DIR, default
 ../shared/data/safetensors-samples next to the repository, or
 /work/shared/data/safetensors-samples), small valid files covering every
 dtype, scalars, empty tensors, metadata and awkward names, and one invalid
-file per problem the README lists. Only the standard library is used and the
-output is deterministic, so the committed corpora can be regenerated and
-diffed. Seeds are named by what they hold.
+file per problem the README lists. Only the standard library and the
+safetensors writer of tests/lib are used, and the output is deterministic,
+so the committed corpora can be regenerated and diffed. Seeds are named by
+what they hold.
 """
 
 import json
 import shutil
-import struct
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
 
-DTYPE_BITS = {
-    "BOOL": 8, "U8": 8, "I8": 8,
-    "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8,
-    "I16": 16, "U16": 16, "F16": 16, "BF16": 16,
-    "I32": 32, "U32": 32, "F32": 32,
-    "I64": 64, "U64": 64, "F64": 64, "C64": 64,
-    "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
-}
+sys.path.insert(0, str(HERE.parent / "lib"))  # the shared test helpers
 
-
-def nbytes(dtype, shape):
-    n = DTYPE_BITS[dtype]
-    for d in shape:
-        n *= d
-    return n // 8
-
-
-def header_bytes(obj):
-    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
-    return text + b" " * (-len(text) % 8)
+from safetensors_dtypes import DTYPE_BITS, nbytes  # noqa: E402
+from safetensors_writer import encode_raw as raw, encode_safetensors  # noqa: E402
 
 
 def st_file(tensors, metadata=None):
-    """tensors: list of (name, dtype, shape); data bytes are 0, 1, 2, ..."""
-    header = {} if metadata is None else {"__metadata__": metadata}
-    off = 0
-    for name, dtype, shape in tensors:
-        n = nbytes(dtype, shape)
-        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [off, off + n]}
-        off += n
-    h = header_bytes(header)
-    return struct.pack("<Q", len(h)) + h + bytes(i % 251 for i in range(off))
-
-
-def raw(header, data=b"", length=None):
-    if isinstance(header, str):
-        header = header.encode()
-    return struct.pack("<Q", len(header) if length is None else length) + header + data
+    """tensors: list of (name, dtype, shape); the data section's bytes are
+    0, 1, 2, ... (mod 251) across the whole file."""
+    sizes = [nbytes(dtype, shape) for _, dtype, shape in tensors]
+    pattern = bytes(i % 251 for i in range(sum(sizes)))
+    with_data, start = [], 0
+    for (name, dtype, shape), n in zip(tensors, sizes):
+        with_data.append((name, dtype, shape, pattern[start:start + n]))
+        start += n
+    return encode_safetensors(with_data, metadata)
 
 
 def header_seeds(samples):
@@ -106,10 +84,10 @@ def header_seeds(samples):
     def one(entry, data=b"", name="x"):
         return raw('{"%s":%s}' % (name, entry), data)
     seeds["bad-short-file"] = b"\x08\x00\x00"
-    seeds["bad-header-len-0"] = raw(b"", length=0)
-    seeds["bad-header-len-limit"] = raw(b"{}", length=100_000_001)
-    seeds["bad-header-len-huge"] = raw(b"{}", length=2**64 - 1)
-    seeds["bad-header-past-eof"] = raw(b"{}", length=64)
+    seeds["bad-header-len-0"] = raw(b"", header_len=0)
+    seeds["bad-header-len-limit"] = raw(b"{}", header_len=100_000_001)
+    seeds["bad-header-len-huge"] = raw(b"{}", header_len=2**64 - 1)
+    seeds["bad-header-past-eof"] = raw(b"{}", header_len=64)
     seeds["bad-not-utf8"] = raw(b'{"\xff\xfe":1}')
     seeds["bad-not-utf8-first"] = raw(b"\xc3{}")
     seeds["bad-not-json"] = raw(b"{nope}")

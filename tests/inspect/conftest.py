@@ -1,39 +1,27 @@
 """Fixtures of the weightfs-inspect tests: the binary under test and a way to run it.
 
-The binary is $WEIGHTFS_INSPECT_BIN, else build/src/inspect/weightfs-inspect.
-When $WEIGHTFS_INSPECT_BIN names a build directory's top level
-(build/weightfs-inspect) and only build/src/inspect/weightfs-inspect exists,
-that one is used: meson puts an executable next to its meson.build. A
-missing binary is a loud failure, never a skip.
+The binary is $WEIGHTFS_INSPECT_BIN, else build/src/inspect/weightfs-inspect
+(weightfs_binaries.inspect_binary). A missing binary is a loud failure,
+never a skip.
 """
 
 import json
-import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))  # the shared helpers
+
+from weightfs_binaries import REPO, require_inspect  # noqa: E402
+
 SAMPLES = REPO.parent / "shared" / "data" / "safetensors-samples"
-
-
-def inspect_binary():
-    env = os.environ.get("WEIGHTFS_INSPECT_BIN")
-    if env:
-        path = Path(env)
-        alt = path.parent / "src" / "inspect" / path.name
-        return path if path.exists() or not alt.exists() else alt
-    return REPO / "build" / "src" / "inspect" / "weightfs-inspect"
 
 
 @pytest.fixture(scope="session")
 def binary():
-    path = inspect_binary()
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"weightfs-inspect {path} is missing: build it (meson setup build && "
-                    "ninja -C build) or set WEIGHTFS_INSPECT_BIN")
-    return path
+    return require_inspect()
 
 
 class Inspect:

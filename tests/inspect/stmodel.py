@@ -1,10 +1,11 @@
 """Writing safetensors models and reading them back without weightfs.
 
 This module is the oracle of the weightfs-inspect tests: it writes files the
-way the reference implementation does, reads them with Python's json module,
-resolves a SOURCE the way README.md describes it, and decodes every dtype
-with its own code (a generic minifloat formula, not a table shared with the
-C decoder). Nothing here imports weightfs or tests/integration.
+way the reference implementation does and reads them with the shared
+writer and reader (tests/lib, Python's json module), resolves a SOURCE the
+way README.md describes it, and decodes every dtype with its own code (a
+generic minifloat formula, not a table shared with the C decoder). Nothing
+here uses weightfs.
 """
 
 import functools
@@ -15,52 +16,24 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-DTYPE_BITS = {
-    "BOOL": 8, "U8": 8, "I8": 8,
-    "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8,
-    "I16": 16, "U16": 16, "F16": 16, "BF16": 16,
-    "I32": 32, "U32": 32, "F32": 32,
-    "I64": 64, "U64": 64, "F64": 64, "C64": 64,
-    "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
-}
+import safetensors_writer
+from safetensors_dtypes import DTYPE_BITS
+from safetensors_reader import read_shards
+
 DTYPES = list(DTYPE_BITS)  # in the order of the safetensors spec (and of weightfs)
 INDEX = "model.safetensors.index.json"
 
 
-def nbytes(dtype, shape):
-    bits = DTYPE_BITS[dtype] * math.prod(shape)
-    assert bits % 8 == 0, f"{dtype} {shape} is not whole bytes"
-    return bits // 8
-
-
 # --- writing ----------------------------------------------------------------
-
-def write_raw(path, header, data=b"", header_len=None):
-    """8-byte length, header (str or bytes), data. header_len overrides the length."""
-    if isinstance(header, str):
-        header = header.encode()
-    path = Path(path)
-    path.write_bytes(struct.pack("<Q", len(header) if header_len is None else header_len)
-                     + header + data)
-    return path
-
 
 def write_safetensors(path, tensors, metadata=None):
     """tensors: list of (name, dtype, shape, bytes), stored in that order.
 
-    The header is compact JSON padded with spaces to a multiple of 8, with
-    __metadata__ first, like the reference writer.
+    Written like the reference writer (compact header padded to a multiple
+    of 8, __metadata__ first), except that non-ASCII characters are \\u
+    escapes, so that the tool's JSON unescaping is exercised.
     """
-    header = {} if metadata is None else {"__metadata__": metadata}
-    offset = 0
-    for name, dtype, shape, data in tensors:
-        assert len(data) == nbytes(dtype, shape), name
-        header[name] = {"dtype": dtype, "shape": list(shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    return write_raw(path, text, b"".join(t[3] for t in tensors))
+    return safetensors_writer.write_safetensors(path, tensors, metadata, ensure_ascii=True)
 
 
 def write_index(path, weight_map, metadata=None):
@@ -73,42 +46,14 @@ def write_index(path, weight_map, metadata=None):
 
 # --- reading: the oracle -------------------------------------------------------
 
-@dataclass(frozen=True)
-class Tensor:
-    name: str
-    dtype: str
-    shape: tuple
-    shard: str     # file name relative to the model directory
-    offset: int    # absolute offset of the first byte in the shard
-    data: bytes
-
-    @property
-    def elements(self):
-        return math.prod(self.shape)
-
-
 @dataclass
 class Model:
     layout: str            # single, merged, sharded
     files: list            # shard names in weightfs order
     index: str             # index file name, or None
-    tensors: dict          # name -> Tensor
+    tensors: dict          # name -> safetensors_reader.ShardTensor
     metadata: dict         # merged __metadata__
     index_metadata: dict   # the index's "metadata" with JSON types, or None
-
-
-def read_file(path, shard_name):
-    raw = Path(path).read_bytes()
-    (length,) = struct.unpack_from("<Q", raw)
-    header = json.loads(raw[8:8 + length].decode())
-    start = 8 + length
-    metadata = header.pop("__metadata__", None) or {}
-    tensors = {}
-    for name, e in header.items():
-        begin, end = e["data_offsets"]
-        tensors[name] = Tensor(name, e["dtype"], tuple(e["shape"]), shard_name,
-                               start + begin, raw[start + begin:start + end])
-    return metadata, tensors
 
 
 def read_model(source):
@@ -129,14 +74,7 @@ def read_model(source):
 
 
 def read_files(directory, files, layout):
-    tensors, metadata = {}, {}
-    for f in files:
-        meta, ts = read_file(Path(directory) / f, f)
-        for k, v in meta.items():
-            metadata.setdefault(k, v)
-        for name, t in ts.items():
-            assert name not in tensors, f"{name} twice"
-            tensors[name] = t
+    tensors, metadata = read_shards(directory, files)
     return Model(layout, list(files), None, tensors, metadata, None)
 
 

@@ -6,6 +6,7 @@ import re
 import pytest
 
 import stmodel
+from safetensors_writer import write_raw
 
 COMMANDS = ["summary", "ls", "stats", "verify", "diff"]
 
@@ -74,7 +75,7 @@ def test_exit_codes(inspect, tmp_path):
     inspect.run("summary", tmp_path / "missing", check=3)
     (tmp_path / "dir").mkdir()
     inspect.run("ls", tmp_path / "dir", check=3)
-    stmodel.write_raw(tmp_path / "bad.safetensors", "{}", header_len=0)
+    write_raw(tmp_path / "bad.safetensors", "{}", header_len=0)
     inspect.run("stats", tmp_path / "bad.safetensors", check=4)
     good = stmodel.write_safetensors(tmp_path / "good.safetensors", [("a", "U8", (1,), b"\0")])
     for cmd in ("summary", "ls", "stats", "verify"):

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 import stmodel
+from safetensors_dtypes import DTYPE_BITS
+from safetensors_writer import write_raw
 
 
 def write(path, arrays):
@@ -157,7 +159,7 @@ def test_diff_a_model_with_itself(inspect, tmp_path):
     rng = np.random.default_rng(2)
     arrays = {f"t{i}": (dt, rng.integers(0, 255, n, dtype=np.uint8))
               for i, (dt, n) in enumerate([("U8", 10), ("F8_E4M3", 100), ("F4", 50), ("F6_E2M3", 30)])}
-    p = write(tmp_path / "m.safetensors", {k: (dt, ((a.size * 8 // stmodel.DTYPE_BITS[dt],), a.tobytes()))
+    p = write(tmp_path / "m.safetensors", {k: (dt, ((a.size * 8 // DTYPE_BITS[dt],), a.tobytes()))
                                            for k, (dt, a) in arrays.items()})
     out = inspect.json("diff", p, p)
     assert all(r["status"] == "identical" for r in out["tensors"])
@@ -169,5 +171,5 @@ def test_diff_errors(inspect, tmp_path, pair):
     inspect.run("diff", pa, check=2)
     p = inspect.run("diff", pa, tmp_path / "missing", check=3)
     assert "missing" in p.stderr
-    bad = stmodel.write_raw(tmp_path / "bad.safetensors", "{}", header_len=100)
+    bad = write_raw(tmp_path / "bad.safetensors", "{}", header_len=100)
     inspect.run("diff", bad, pa, check=4)

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import stmodel
+from safetensors_dtypes import nbytes
 
 MEAN_TOL = 1e-12
 STD_TOL = 1e-10
@@ -321,7 +322,7 @@ def test_random_dtypes_against_decoder(inspect, tmp_path):
                   "F4", "F6_E2M3", "F6_E3M2"):
         for k, n in enumerate((4, 8, 1000, 4100)):
             shape = (n,)
-            tensors.append((f"{dtype}.{k}", dtype, shape, rng.randbytes(stmodel.nbytes(dtype, shape))))
+            tensors.append((f"{dtype}.{k}", dtype, shape, rng.randbytes(nbytes(dtype, shape))))
     path = stmodel.write_safetensors(tmp_path / "x.safetensors", tensors)
     rows = stats_of(inspect, path)
     for name, dtype, _, data in tensors:

@@ -11,7 +11,8 @@ import re
 import pytest
 
 import stmodel
-from stmodel import DTYPE_BITS, DTYPES
+from safetensors_dtypes import DTYPE_BITS, nbytes
+from stmodel import DTYPES
 
 
 def random_shape(rng, dtype):
@@ -33,7 +34,7 @@ def random_tensors(rng, count, prefix="model"):
         dtype = DTYPES[i % len(DTYPES)]
         shape = random_shape(rng, dtype)
         name = f"{prefix}.layers.{rng.randint(0, 30)}.block{i}.{rng.choice(['w', 'b', 'scale'])}"
-        out.append((name, dtype, shape, rng.randbytes(stmodel.nbytes(dtype, shape))))
+        out.append((name, dtype, shape, rng.randbytes(nbytes(dtype, shape))))
     return out
 
 
@@ -111,7 +112,7 @@ def test_samples_values(inspect, samples, name):
     """range(-3, 3) cast to the dtype (unsigned types wrap)."""
     rows = inspect.json("stats", samples / f"{name}.safetensors")["tensors"]
     (row,) = rows
-    bits = stmodel.DTYPE_BITS[SAMPLE_DTYPES[name]]
+    bits = DTYPE_BITS[SAMPLE_DTYPES[name]]
     want = [v % (1 << bits) if SAMPLE_DTYPES[name].startswith("U") else v for v in range(-3, 3)]
     assert row["first"] == want
     assert row["count"] == 6 and row["zeros"] == 1

@@ -8,12 +8,13 @@ import json
 import pytest
 
 import stmodel
+from safetensors_writer import write_raw
 
 T = '"t":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]}'
 
 
 def header_file(path, header, data=bytes(16), header_len=None):
-    return stmodel.write_raw(path, header, data, header_len)
+    return write_raw(path, header, data, header_len)
 
 
 # (id, header text or bytes, data, header_len, message fragment)
@@ -72,7 +73,7 @@ def test_invalid_file(inspect, tmp_path, case):
     if header is None:
         path.write_bytes(data)
     else:
-        stmodel.write_raw(path, header, data, header_len)
+        write_raw(path, header, data, header_len)
     p = inspect.run("verify", path, check=4)
     assert fragment in p.stderr
     assert p.stderr.startswith("weightfs-inspect: bad.safetensors: ")

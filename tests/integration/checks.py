@@ -5,7 +5,6 @@ import os
 import stat
 
 import expect
-import stfile
 
 FILE_MODE = 0o444
 DIR_MODE = 0o555
@@ -19,7 +18,7 @@ def xattrs(path):
 def tensor_xattrs(tensor):
     return {
         "user.dtype": tensor.dtype.encode(),
-        "user.shape": stfile.shape_text(tensor.shape).encode(),
+        "user.shape": expect.shape_text(tensor.shape).encode(),
         "user.name": tensor.name.encode(),
         "user.shard": tensor.shard.encode(),
         "user.offset": str(tensor.offset).encode(),

@@ -4,24 +4,22 @@ These tests mount for real. A missing binary, a missing /dev/fuse or a mount
 that fails is a loud failure, never a skip.
 """
 
-import os
+import sys
+from pathlib import Path
 
 import pytest
 
-import mounting
-import repo
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))  # the shared helpers
+
+import mounting  # noqa: E402
+import repo  # noqa: E402
+from fuse_mounts import unmount  # noqa: E402
+from weightfs_binaries import require_weightfs  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def weightfs_bin():
-    binary = repo.weightfs_binary()
-    if not (binary.is_file() and os.access(binary, os.X_OK)):
-        pytest.fail(f"weightfs binary {binary} is missing or not executable: "
-                    "build it (meson setup build && meson compile -C build) "
-                    "or set WEIGHTFS_BIN")
-    if not os.path.exists("/dev/fuse"):
-        pytest.fail("/dev/fuse is missing: these tests must be able to mount")
-    return binary
+    return require_weightfs()
 
 
 @pytest.fixture
@@ -67,7 +65,7 @@ def run_weightfs(weightfs_bin, tmp_path):
     Anything it mounted below tmp_path is unmounted afterwards."""
     yield lambda *args, **kw: mounting.run(weightfs_bin, *args, **kw)
     for path in tmp_path.iterdir():
-        mounting.unmount(path)
+        unmount(path)
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,10 @@
 """What a mount should contain, computed from the source files and the README.
 
 load_model() resolves a SOURCE the way the README's SOURCE table says and
-reads every shard with the oracle reader (stfile). Namespace turns the tensor
-names into the paths of a layout following "The namespace" section: split at
-dots, encode each path component, give a file that clashes with a directory
-the suffix "%file". Nothing here runs weightfs.
+reads every shard with the oracle reader (tests/lib/safetensors_reader.py).
+Namespace turns the tensor names into the paths of a layout following "The
+namespace" section: split at dots, encode each path component, give a file
+that clashes with a directory the suffix "%file". Nothing here runs weightfs.
 """
 
 import json
@@ -12,26 +12,16 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import stfile
+from safetensors_reader import read_shards
 
 INDEX_NAME = "model.safetensors.index.json"
 LAYOUTS = ("modules", "tree", "flat")
 NAME_MAX = 255
 
 
-@dataclass(frozen=True)
-class Tensor:
-    name: str
-    dtype: str
-    shape: tuple
-    shard: str   # relative to the model directory
-    offset: int  # absolute offset in the shard
-    data: bytes
-
-
 @dataclass
 class Model:
-    tensors: dict                      # name -> Tensor
+    tensors: dict                      # name -> safetensors_reader.ShardTensor
     metadata: dict = field(default_factory=dict)   # merged __metadata__
     index_metadata: dict = None        # the index's "metadata" object
     other_files: dict = field(default_factory=dict)  # relpath -> bytes
@@ -52,19 +42,6 @@ def hf_snapshot(repo_dir):
 
 def is_hf_repo(path):
     return (path / "refs" / "main").is_file() and (path / "snapshots").is_dir()
-
-
-def read_shards(model_dir, shards):
-    """Tensors and merged metadata of the named shards (first shard wins)."""
-    tensors, metadata = {}, {}
-    for shard in shards:
-        parsed = stfile.read_safetensors(Path(model_dir) / shard)
-        for key, value in parsed.metadata.items():
-            metadata.setdefault(key, value)
-        for t in parsed.tensors.values():
-            assert t.name not in tensors, f"test bug: {t.name} in two shards"
-            tensors[t.name] = Tensor(t.name, t.dtype, t.shape, shard, t.offset, t.data)
-    return tensors, metadata
 
 
 def read_index(index_path):
@@ -108,6 +85,11 @@ def load_model(source):
     tensors, metadata = read_shards(model_dir, shards)
     files, dirs = other_entries(model_dir, hidden)
     return Model(tensors, metadata, index_metadata, files, dirs)
+
+
+def shape_text(shape):
+    """A shape as weightfs's user.shape shows it: a JSON array without spaces."""
+    return "[" + ",".join(str(d) for d in shape) + "]"
 
 
 # --- the namespace ------------------------------------------------------------

@@ -1,23 +1,18 @@
 """Running weightfs: mounting (daemon or -f in the background), unmounting.
 
 A mount that cannot be made is a test failure, never a skip. Unmounting
-always happens, with `fusermount3 -u` and then `-uz` if that fails.
+always happens (fuse_mounts.unmount: `fusermount3 -u`, then `-uz` if that
+fails).
 """
 
 import os
-import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-
-def default_signals():
-    """Child setup: a shell that starts jobs in the background ignores
-    SIGINT for them, and libfuse then keeps it ignored; tests send it."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+from fuse_mounts import default_signals, unmount, wait_until
 
 
 TIMEOUT = 30          # seconds any single weightfs command may take
@@ -42,29 +37,6 @@ def _tempfile(suffix):
 def _contents(f):
     f.seek(0)
     return f.read().decode(errors="replace")
-
-
-def unmount(mountpoint):
-    """Unmount if mounted: fusermount3 -u, then -uz on failure.
-    Returns the stderr of a failed -u ('' if it worked)."""
-    if not os.path.ismount(mountpoint):
-        return ""
-    plain = subprocess.run(["fusermount3", "-u", str(mountpoint)],
-                           capture_output=True, text=True, timeout=TIMEOUT)
-    if plain.returncode == 0:
-        return ""
-    subprocess.run(["fusermount3", "-uz", str(mountpoint)],
-                   capture_output=True, timeout=TIMEOUT)
-    return plain.stderr or f"fusermount3 -u exited {plain.returncode}"
-
-
-def wait_until(predicate, timeout, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 class Mount:

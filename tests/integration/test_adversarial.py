@@ -8,14 +8,14 @@ import os
 import pytest
 
 import expect
-import stfile
+from safetensors_writer import random_tensors, write_safetensors
 
 
 def test_100k_zero_size_tensors(mount, tmp_path):
     """100,000 empty tensors all at data offset 0, plus one real one."""
     tensors = {f"z.{i}.w": ("F32", (0, 7), b"") for i in range(100_000)}
     tensors["real.w"] = ("U8", (3,), b"abc")
-    source = stfile.write_safetensors(tmp_path / "zeros.safetensors", tensors)
+    source = write_safetensors(tmp_path / "zeros.safetensors", tensors)
     mnt = mount(source, "-o", "layout=flat")
     names = os.listdir(mnt)
     assert len(names) == 100_001
@@ -31,8 +31,8 @@ def test_100000_byte_name(mount, tmp_path, layout):
     every layout, with its bytes intact. The kernel cannot return an
     attribute value over 64 KiB, so user.name is not offered for it."""
     name = "n" * 100_000
-    tensors = stfile.random_tensors({name: ("I16", (5,)), "short.w": ("U8", (1,))})
-    source = stfile.write_safetensors(tmp_path / "long.safetensors", tensors)
+    tensors = random_tensors({name: ("I16", (5,)), "short.w": ("U8", (1,))})
+    source = write_safetensors(tmp_path / "long.safetensors", tensors)
     mnt = mount(source, "-o", f"layout={layout}")
     long_files = [f for f in os.listdir(mnt) if f.startswith("nnn")]
     assert len(long_files) == 1 and len(long_files[0].encode()) <= 255
@@ -54,8 +54,8 @@ def test_100000_byte_name(mount, tmp_path, layout):
     ("tree", "a%file", "a/b"),    # "a.b" needs directory a: the file a moves aside
 ])
 def test_a_together_with_a_b(mount, tmp_path, layout, file_a, file_ab):
-    tensors = stfile.random_tensors({"a": ("U8", (2,)), "a.b": ("U8", (3,))})
-    source = stfile.write_safetensors(tmp_path / "ab.safetensors", tensors)
+    tensors = random_tensors({"a": ("U8", (2,)), "a.b": ("U8", (3,))})
+    source = write_safetensors(tmp_path / "ab.safetensors", tensors)
     mnt = mount(source, "-o", f"layout={layout}")
     assert (mnt / file_a).read_bytes() == tensors["a"][2]
     assert (mnt / file_ab).read_bytes() == tensors["a.b"][2]

@@ -10,14 +10,15 @@ import pytest
 import checks
 import expect
 import mounting
-import stfile
+from fuse_mounts import unmount, wait_until
+from safetensors_writer import random_tensors, write_safetensors
 
 
 @pytest.fixture
 def small_file(tmp_path):
     spec = {"model.layers.0.mlp.up_proj.weight": ("F16", (4, 8)), "lm_head.weight": ("F32", (3,))}
-    return stfile.write_safetensors(tmp_path / "small.safetensors",
-                                    stfile.random_tensors(spec), {"format": "pt"})
+    return write_safetensors(tmp_path / "small.safetensors",
+                             random_tensors(spec), {"format": "pt"})
 
 
 def mount_entry(mountpoint):
@@ -63,7 +64,7 @@ def test_debug_logs_requests(mount_process, small_file):
     before = len(m.stderr())
     os.listdir(m.mountpoint)
     os.stat(m.mountpoint / "lm_head.weight")
-    assert mounting.wait_until(lambda: len(m.stderr()) > before, 5), \
+    assert wait_until(lambda: len(m.stderr()) > before, 5), \
         "-d must log every FUSE request"
 
 
@@ -120,4 +121,4 @@ def test_mount_fuse3_helper(weightfs_bin, small_file, new_mountpoint):
         assert fstype == "fuse.weightfs"
         assert "ro" in options and "nosuid" in options
     finally:
-        mounting.unmount(mnt)
+        unmount(mnt)

@@ -7,8 +7,8 @@ import struct
 import numpy as np
 import pytest
 
-import stfile
 from repo import make_sample_model
+from safetensors_reader import read_safetensors
 
 SHARDS = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
 LAYER_TENSORS = ["input_layernorm.weight", "post_attention_layernorm.weight",
@@ -44,7 +44,7 @@ def test_index_matches_shards(three_layers):
     assert set(index["weight_map"].values()) == set(SHARDS)
     total = 0
     for shard in SHARDS:
-        parsed = stfile.read_safetensors(three_layers / shard)
+        parsed = read_safetensors(three_layers / shard)
         assert parsed.metadata == {"format": "pt"}
         assert {n for n, s in index["weight_map"].items() if s == shard} == set(parsed.tensors)
         total += sum(len(t.data) for t in parsed.tensors.values())
@@ -57,7 +57,7 @@ def test_shapes_follow_the_config(three_layers):
     head_dim = hidden // heads
     tensors = {}
     for shard in SHARDS:
-        tensors.update(stfile.read_safetensors(three_layers / shard).tensors)
+        tensors.update(read_safetensors(three_layers / shard).tensors)
     assert config["num_hidden_layers"] == 3 and config["model_type"] == "llama"
     assert tensors["model.embed_tokens.weight"].shape == (config["vocab_size"], hidden)
     assert tensors["model.layers.2.self_attn.k_proj.weight"].shape == \
@@ -76,7 +76,7 @@ def test_headers_are_padded_and_metadata_first(llama_dir):
 
 
 def test_values_are_plausible_bf16(llama_dir):
-    parsed = stfile.read_safetensors(llama_dir / SHARDS[1])
+    parsed = read_safetensors(llama_dir / SHARDS[1])
     as_f32 = lambda t: (np.frombuffer(t.data, "<u2").astype("<u4") << 16).view("<f4")
     norm = as_f32(parsed.tensors["model.norm.weight"])
     head = as_f32(parsed.tensors["lm_head.weight"])

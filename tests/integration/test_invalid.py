@@ -12,7 +12,7 @@ from typing import Callable, Optional
 import pytest
 
 import expect
-import stfile
+from safetensors_writer import random_tensors, write_raw, write_safetensors
 
 BAD = "bad.safetensors"
 GOOD = "good.safetensors"
@@ -45,7 +45,7 @@ def members(*parts):
 
 def header(text, data=b"\0" * 4, header_len=None):
     """bad.safetensors with a raw header (str or bytes) and data section."""
-    return lambda d: [stfile.write_raw(d / BAD, text, data, header_len), MNT]
+    return lambda d: [write_raw(d / BAD, text, data, header_len), MNT]
 
 
 def bad_tensor(data=b"\0" * 4, **fields):
@@ -70,7 +70,7 @@ def sparse_header_over_limit(d):
 
 def write_good(path, names=("x",)):
     spec = {name: ("U8", (4,)) for name in names}
-    return stfile.write_safetensors(path, stfile.random_tensors(spec))
+    return write_safetensors(path, random_tensors(spec))
 
 
 def index_dir(index, shards=None, source=None):
@@ -91,7 +91,7 @@ def weight_map(mapping, **extra):
 
 
 def index_naming_invalid_shard(d):
-    stfile.write_raw(d / BAD, members(tensor(dtype="Q7")), b"\0" * 4)
+    write_raw(d / BAD, members(tensor(dtype="Q7")), b"\0" * 4)
     (d / INDEX).write_text(json.dumps(weight_map({"x": BAD})))
     return [d, MNT]
 
@@ -336,7 +336,7 @@ def test_there_are_enough_cases():
 
 
 def test_one_line_per_problem(run_weightfs, new_mountpoint, tmp_path):
-    path = stfile.write_raw(tmp_path / BAD, members(
+    path = write_raw(tmp_path / BAD, members(
         tensor("x", dtype="Q7"), tensor("y", dtype="bf16", offsets="[4,8]")), b"\0" * 8)
     result = run_weightfs(path, new_mountpoint())
     assert result.returncode == EXIT_INVALID
@@ -347,7 +347,7 @@ def test_one_line_per_problem(run_weightfs, new_mountpoint, tmp_path):
 
 def test_at_most_50_problem_lines(run_weightfs, new_mountpoint, tmp_path):
     bad = [tensor(f"t{i}", dtype="Q7", offsets=f"[{4 * i},{4 * i + 4}]") for i in range(80)]
-    path = stfile.write_raw(tmp_path / BAD, members(*bad), b"\0" * 320)
+    path = write_raw(tmp_path / BAD, members(*bad), b"\0" * 320)
     result = run_weightfs(path, new_mountpoint())
     assert result.returncode == EXIT_INVALID
     reported = [line for line in problem_lines(result.stderr) if "unknown dtype" in line]

@@ -11,7 +11,7 @@ import pytest
 
 import checks
 import expect
-import stfile
+from safetensors_writer import random_tensors, write_safetensors
 
 SHARD1 = "model-00001-of-00002.safetensors"
 SHARD2 = "model-00002-of-00002.safetensors"
@@ -28,8 +28,8 @@ def llama_with_extras(tmp_path, llama_dir):
     (model_dir / "README.md").write_text("# tiny llama\n")
     (model_dir / "original").mkdir()
     (model_dir / "original" / "params.json").write_bytes(PARAMS)
-    stfile.write_safetensors(model_dir / "consolidated.safetensors",
-                             stfile.random_tensors({"not.shown": ("U8", (3,))}))
+    write_safetensors(model_dir / "consolidated.safetensors",
+                      random_tensors({"not.shown": ("U8", (3,))}))
     return model_dir
 
 
@@ -57,8 +57,8 @@ def hf_repo(tmp_path, llama_with_extras):
     snapshot holds a different model."""
     old = tmp_path / "old"
     old.mkdir()
-    stfile.write_safetensors(old / "model.safetensors",
-                             stfile.random_tensors({"old.weight": ("F32", (2,))}))
+    write_safetensors(old / "model.safetensors",
+                      random_tensors({"old.weight": ("F32", (2,))}))
     return make_hf_cache(tmp_path / "hub", {"0123abc": old, "4567def": llama_with_extras},
                          main="4567def")
 
@@ -130,8 +130,8 @@ def test_directory_without_index_is_merged(tmp_path, mount):
              "b.safetensors": {"dec.layers.0.w": ("F16", (4, 4)), "dec.norm": ("F32", (4,))},
              "c.safetensors": {"head.w": ("BF16", (8, 4))}}
     for seed, (name, spec) in enumerate(parts.items()):
-        stfile.write_safetensors(model_dir / name, stfile.random_tensors(spec, seed),
-                                 {"part": name} if seed == 0 else {"other": name})
+        write_safetensors(model_dir / name, random_tensors(spec, seed),
+                          {"part": name} if seed == 0 else {"other": name})
     (model_dir / "notes.txt").write_text("not a model\n")
     model = expect.load_model(model_dir)
     assert len(model.tensors) == 5 and "notes.txt" in model.other_files

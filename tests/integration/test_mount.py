@@ -2,6 +2,7 @@
 read-only behaviour."""
 
 import errno
+import fcntl
 import json
 import math
 import os
@@ -13,7 +14,9 @@ import pytest
 
 import checks
 import expect
-import stfile
+from safetensors_writer import layout_tensors, random_tensors, write_raw, write_safetensors
+
+F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, which Python 3.11 does not name on every build
 
 BASIC = {
     "model.embed_tokens.weight": ("BF16", (32, 8)),
@@ -35,8 +38,8 @@ READ_WINDOWS = [(0, 1), (1, 1), (3, 7), (1, 4096), (4095, 2), (4096, 4097),
 
 @pytest.fixture
 def basic_file(tmp_path):
-    path = stfile.write_safetensors(tmp_path / "model.safetensors",
-                                    stfile.random_tensors(BASIC), METADATA)
+    path = write_safetensors(tmp_path / "model.safetensors",
+                             random_tensors(BASIC), METADATA)
     os.utime(path, (SHARD_MTIME, SHARD_MTIME))
     return path
 
@@ -86,14 +89,15 @@ HEADER_VARIANTS = {
 @pytest.mark.parametrize("variant", HEADER_VARIANTS)
 def test_accepted_header_variants(mount, tmp_path, variant):
     spec = {"enc.layers.0.w": ("F32", (2, 3)), "caf\u00e9.w": ("U8", (3,)), "s": ("I16", ())}
-    header, body = stfile.layout_tensors(stfile.random_tensors(spec))
-    path = stfile.write_raw(tmp_path / "v.safetensors", HEADER_VARIANTS[variant](header), body)
+    header, body = layout_tensors(random_tensors(spec))
+    path = write_raw(tmp_path / "v.safetensors", HEADER_VARIANTS[variant](header), body)
     checks.assert_mount_matches(mount(path), expect.load_model(path))
 
 
 @pytest.mark.parametrize("opts", [
     [], ["-s"], ["-o", "io=copy"], ["-o", "io=splice"], ["-o", "readahead_kb=0"],
     ["-o", "readahead_kb=64,max_threads=2"], ["-o", "io=splice", "-s"],
+    ["-o", "max_read=65536"], ["-o", "io=splice,max_read=65536"], ["-o", "io=copy,max_read=4096"],
 ], ids=lambda o: " ".join(o) or "default")
 def test_pread_at_odd_offsets(mount, basic_file, basic_model, opts):
     mnt = mount(basic_file, *opts)
@@ -106,6 +110,50 @@ def test_pread_at_odd_offsets(mount, basic_file, basic_model, opts):
                     f"{name}: pread({length}, {offset})"
         finally:
             os.close(fd)
+
+
+def pipe_holds(nbytes):
+    """Whether this process can grow a pipe to nbytes (as the daemon tries)."""
+    r, w = os.pipe()
+    try:
+        return fcntl.fcntl(r, F_SETPIPE_SZ, nbytes) >= nbytes
+    except OSError:
+        return False
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def mount_max_read(mnt):
+    """The max_read option of the mount at mnt, None when it has none."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] == str(mnt):
+                opts = fields[fields.index("-") + 3].split(",")
+                return next((int(o[9:]) for o in opts if o.startswith("max_read=")), None)
+    raise AssertionError(f"{mnt} is not mounted")
+
+
+SPLICE_OVERHEAD = 3 * 4096 + 16  # a spliced reply: the data, its header, three pages
+
+
+@pytest.mark.parametrize("opts", [[], ["-o", "io=splice"], ["-o", "io=copy"], ["-o", "max_read=65536"]],
+                         ids=lambda o: " ".join(o) or "default")
+def test_read_size_follows_io(mount, basic_file, basic_model, opts):
+    """Splicing caps reads at 512 KiB where a pipe cannot hold a 1 MiB read;
+    copying, or a max_read the user gave, is left as it is."""
+    mnt = mount(basic_file, *opts)
+    splicing = "io=copy" not in opts
+    if "max_read=65536" in " ".join(opts):
+        want = 65536
+    elif splicing and not pipe_holds((1 << 20) + SPLICE_OVERHEAD) and pipe_holds((1 << 19) + SPLICE_OVERHEAD):
+        want = 1 << 19
+    else:
+        want = None
+    assert mount_max_read(mnt) == want
+    big = tensor_path(mnt, basic_model, "big.blob")
+    assert checks.read_file(big) == basic_model.tensors["big.blob"].data
 
 
 def test_foreground_mount_serves_the_same_bytes(mount, basic_file, basic_model):

@@ -7,7 +7,7 @@ import pytest
 
 import checks
 import expect
-import stfile
+from safetensors_writer import random_tensors, write_safetensors
 
 LONG = "x" * 300
 LONG_UTF8 = "\u00e9" * 150  # 300 bytes of two-byte characters
@@ -64,7 +64,7 @@ LITERAL_PATHS = [
 @pytest.fixture
 def odd_file(tmp_path):
     spec = {name: ("U8", (i + 1,)) for i, name in enumerate(ODD_NAMES)}
-    return stfile.write_safetensors(tmp_path / "odd.safetensors", stfile.random_tensors(spec))
+    return write_safetensors(tmp_path / "odd.safetensors", random_tensors(spec))
 
 
 @pytest.mark.parametrize("layout", expect.LAYOUTS)

@@ -5,7 +5,8 @@ trustworthy. No weightfs involved."""
 import pytest
 
 import expect
-import stfile
+from safetensors_reader import ShardTensor, read_safetensors
+from safetensors_writer import random_tensors, write_raw, write_safetensors
 
 
 @pytest.mark.parametrize("data,digest", [
@@ -32,9 +33,9 @@ def test_encode_long_component():
 
 def test_writer_and_reader_round_trip(tmp_path):
     spec = {"b": ("F16", (2, 3)), "a": ("F4", (4,)), "s": ("I64", ()), "e": ("U8", (0, 7))}
-    tensors = stfile.random_tensors(spec)
-    path = stfile.write_safetensors(tmp_path / "m.safetensors", tensors, {"k": "v"})
-    parsed = stfile.read_safetensors(path)
+    tensors = random_tensors(spec)
+    path = write_safetensors(tmp_path / "m.safetensors", tensors, {"k": "v"})
+    parsed = read_safetensors(path)
     assert list(parsed.tensors) == ["b", "a", "s", "e"]
     assert parsed.metadata == {"k": "v"}
     raw = path.read_bytes()
@@ -48,12 +49,12 @@ def test_writer_and_reader_round_trip(tmp_path):
 def test_reader_rejects_a_gap(tmp_path):
     header = b'{"x":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}}'
     with pytest.raises(ValueError):
-        stfile.read_safetensors(stfile.write_raw(tmp_path / "g.safetensors", header, b"\0" * 4))
+        read_safetensors(write_raw(tmp_path / "g.safetensors", header, b"\0" * 4))
 
 
 def test_writer_refuses_wrong_lengths(tmp_path):
     with pytest.raises(ValueError):
-        stfile.write_safetensors(tmp_path / "w.safetensors", {"x": ("F32", (2,), b"\0" * 4)})
+        write_safetensors(tmp_path / "w.safetensors", {"x": ("F32", (2,), b"\0" * 4)})
 
 
 def test_modules_namespace_of_llama(llama_dir):
@@ -67,7 +68,7 @@ def test_modules_namespace_of_llama(llama_dir):
 
 
 def test_clash_gets_file_suffix():
-    t = lambda name: expect.Tensor(name, "U8", (1,), "m.safetensors", 8, b"\0")
+    t = lambda name: ShardTensor(name, "U8", (1,), "m.safetensors", 8, b"\0")
     model = expect.Model({n: t(n) for n in ("a.b", "a.b.c.d")})
     assert expect.Namespace(model, "modules").path_of == {"a.b": "a.b%file", "a.b.c.d": "a.b/c.d"}
     assert expect.Namespace(model, "tree").path_of == {"a.b": "a/b%file", "a.b.c.d": "a/b/c/d"}

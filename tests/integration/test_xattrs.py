@@ -10,7 +10,7 @@ import pytest
 
 import checks
 import expect
-import stfile
+from safetensors_writer import random_tensors, write_safetensors
 
 INDEX_METADATA = {"total_size": None,  # filled in with the real total
                   "format": "pt",
@@ -34,8 +34,8 @@ def indexed_dir(tmp_path):
     model_dir.mkdir()
     weight_map, total = {}, 0
     for seed, (shard, (spec, metadata)) in enumerate(SHARDS.items()):
-        tensors = stfile.random_tensors(spec, seed)
-        stfile.write_safetensors(model_dir / shard, tensors, metadata)
+        tensors = random_tensors(spec, seed)
+        write_safetensors(model_dir / shard, tensors, metadata)
         weight_map.update({name: shard for name in tensors})
         total += sum(len(data) for _, _, data in tensors.values())
     index = {"metadata": dict(INDEX_METADATA, total_size=total), "weight_map": weight_map}

@@ -14,27 +14,15 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))  # the shared helpers
 
 import hub  # noqa: E402
 import servers  # noqa: E402
 from faultproxy import FaultProxy  # noqa: E402
+from fuse_mounts import unmount  # noqa: E402
+from weightfs_binaries import require_weightfs  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
-
-
-def weightfs_binary():
-    return Path(os.environ.get("WEIGHTFS_BIN", REPO / "build" / "weightfs"))
-
-
-def inspect_binary():
-    env = os.environ.get("WEIGHTFS_INSPECT_BIN")
-    if env and Path(env).exists():
-        return Path(env)
-    for p in (REPO / "build" / "weightfs-inspect", REPO / "build" / "src" / "inspect" / "weightfs-inspect"):
-        if p.exists():
-            return p
-    return REPO / "build" / "weightfs-inspect"
 
 
 def clean_env(**extra):
@@ -52,20 +40,9 @@ def run(args, env, timeout=TIMEOUT):
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, text=True)
 
 
-def unmount(path):
-    if os.path.ismount(path):
-        if subprocess.run(["fusermount3", "-u", str(path)], capture_output=True).returncode != 0:
-            subprocess.run(["fusermount3", "-uz", str(path)], capture_output=True)
-
-
 @pytest.fixture(scope="session")
 def weightfs_bin():
-    b = weightfs_binary()
-    if not (b.is_file() and os.access(b, os.X_OK)):
-        pytest.fail(f"weightfs binary {b} is missing: build it or set WEIGHTFS_BIN")
-    if not os.path.exists("/dev/fuse"):
-        pytest.fail("/dev/fuse is missing: these tests must be able to mount")
-    return b
+    return require_weightfs()
 
 
 @pytest.fixture(scope="session")

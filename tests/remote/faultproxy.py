@@ -1,4 +1,4 @@
-"""A fault-injecting HTTP proxy (http.server + threading) in front of nginx.
+"""A fault-injecting HTTP proxy (on servers.serve_http) in front of nginx.
 
 Rules say what to do to the next matching requests (path substring, only
 requests with a Range header unless told otherwise): add latency, answer
@@ -7,10 +7,11 @@ body, a wrong Content-Range, or a different ETag.
 """
 
 import http.client
-import http.server
 import socket
 import threading
 import time
+
+from servers import serve_http
 
 
 class Rule:
@@ -25,25 +26,8 @@ class FaultProxy:
         self.rules = []
         self.lock = threading.Lock()
         self.requests = []
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                proxy.handle(self)
-
-            def do_HEAD(self):
-                proxy.handle(self)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve_http(self.handle)
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
 
     @property
     def url(self):

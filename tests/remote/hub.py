@@ -12,7 +12,9 @@ import os
 import random
 from pathlib import Path
 
-import stwriter
+from safetensors_dtypes import nbytes
+from safetensors_reader import parse_safetensors
+from safetensors_writer import encode_safetensors
 
 
 class Model:
@@ -44,8 +46,8 @@ class Model:
         out = {}
         for path, data in self.files.items():
             if path.endswith(".safetensors") and "/" not in path:
-                for name, (dtype, shape, off, b) in stwriter.tensors_of(data).items():
-                    out[name] = (path, dtype, shape, off, b)
+                for name, t in parse_safetensors(data, path).tensors.items():
+                    out[name] = (path, t.dtype, t.shape, t.offset, t.data)
         return out
 
     def extras(self):
@@ -81,8 +83,8 @@ def sharded_files(seed=1, big=6 << 20):
     }
     files, weight_map, total = {}, {}, 0
     for shard, ts in shards.items():
-        full = [(n, d, s, _rand(rng, stwriter.nbytes(d, s))) for n, d, s, _ in ts]
-        files[shard] = stwriter.encode(full, {"format": "pt"})
+        full = [(n, d, s, _rand(rng, nbytes(d, s))) for n, d, s, _ in ts]
+        files[shard] = encode_safetensors(full, {"format": "pt"})
         for n, d, s, b in full:
             weight_map[n] = shard
             total += len(b)
@@ -100,8 +102,8 @@ def sharded_files(seed=1, big=6 << 20):
 def single_files(seed=2):
     rng = random.Random(seed)
     ts = [("w.a", "F32", [1000, 10], None), ("w.b", "U8", [70000], None), ("bias", "F16", [3], None)]
-    full = [(n, d, s, _rand(rng, stwriter.nbytes(d, s))) for n, d, s, _ in ts]
-    return {"model.safetensors": stwriter.encode(full), "config.json": b'{"x": 1}\n'}
+    full = [(n, d, s, _rand(rng, nbytes(d, s))) for n, d, s, _ in ts]
+    return {"model.safetensors": encode_safetensors(full), "config.json": b'{"x": 1}\n'}
 
 
 def big_header_files(seed=4):
@@ -109,7 +111,7 @@ def big_header_files(seed=4):
     (which the index does not show) is 300 KB."""
     rng = random.Random(seed)
     ts = [(f"h.{i}.weight", "F32", [5, 3], _rand(rng, 60)) for i in range(20)]
-    shard = stwriter.encode(ts, {"note": "x" * 300000})
+    shard = encode_safetensors(ts, {"note": "x" * 300000})
     return {"model-00001-of-00001.safetensors": shard,
             "model.safetensors.index.json": json.dumps(
                 {"weight_map": {t[0]: "model-00001-of-00001.safetensors" for t in ts}}).encode()}

@@ -8,10 +8,11 @@ something else than what it sends is refused with SignatureDoesNotMatch.
 import datetime
 import hashlib
 import hmac
-import http.server
 import threading
 import urllib.parse
 from xml.sax.saxutils import escape
+
+from servers import serve_http
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
@@ -32,24 +33,8 @@ class S3Server:
         self.objects = {}        # (bucket, key) -> bytes
         self.log = []            # (method, path, query, range, status)
         self.lock = threading.Lock()
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                server.handle(self, body=True)
-
-            def do_HEAD(self):
-                server.handle(self, body=False)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = serve_http(lambda h: self.handle(h, body=h.command != "HEAD"))
         self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     @property
     def url(self):

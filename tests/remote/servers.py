@@ -1,17 +1,20 @@
 """Servers the remote tests start on loopback: nginx (Debian's nginx-light)
 serving the generated Hub layout, and a second nginx server block acting as
-the CDN the Hub redirects to.
+the CDN the Hub redirects to; and serve_http(), the Python server under the
+fault proxy and the S3 server.
 
 nginx runs in the foreground (`daemon off`) with its own prefix directory,
 and logs every request as one JSON line with $http_range and $status. A
 server that cannot start is a test failure, never a skip.
 """
 
+import http.server
 import json
 import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -37,6 +40,29 @@ def wait_port(port, proc=None, timeout=10):
         except OSError:
             time.sleep(0.05)
     return False
+
+
+def serve_http(handle):
+    """A threading HTTP/1.1 server on 127.0.0.1 (a free port), serving in a
+    daemon thread: every GET and HEAD request goes to handle(request), a
+    BaseHTTPRequestHandler (request.command tells which). Nothing is logged.
+    Returns the server (its port is server.server_address[1])."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            handle(self)
+
+        def do_HEAD(self):
+            handle(self)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 CONF = """

@@ -12,7 +12,10 @@ import subprocess
 import pytest
 
 from checks import check_all_bytes, stats, tensor_path
-from conftest import clean_env, inspect_binary, run
+from conftest import clean_env, run
+from fuse_mounts import unmount, wait_until
+from safetensors_reader import parse_safetensors
+from weightfs_binaries import inspect_binary
 
 MiB = 1 << 20
 
@@ -213,14 +216,11 @@ def test_token_never_printed(nginx, weightfs_bin, tmp_path):
     proc = subprocess.Popen([str(weightfs_bin), "-d", "hf://org/single", str(mnt)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        import time
-        deadline = time.monotonic() + 20
-        while not os.path.ismount(mnt) and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
+        wait_until(lambda: os.path.ismount(mnt) or proc.poll() is not None, 20, 0.05)
         assert os.path.ismount(mnt)
         (mnt / "config.json").read_bytes()
     finally:
-        subprocess.run(["fusermount3", "-u", str(mnt)], capture_output=True)
+        unmount(mnt)
         out = proc.communicate(timeout=20)[0].decode(errors="replace")
     assert "remote: GET" in out
     assert "hf_do_not_print_me" not in out
@@ -264,9 +264,8 @@ def test_disk_cache_never_serves_another_version(nginx, tmp_path, mount):
         (model.dir / "model.safetensors").write_bytes(v2["model.safetensors"])
         os.utime(model.dir / "model.safetensors", (1e9, 1e9))
         mnt2 = mount(url, "-o", f"cache_dir={cache}")
-        import stwriter
-        for n, (_d, _s, _o, data) in stwriter.tensors_of(v2["model.safetensors"]).items():
-            assert tensor_path(mnt2, n).read_bytes() == data
+        for n, t in parse_safetensors(v2["model.safetensors"]).tensors.items():
+            assert tensor_path(mnt2, n).read_bytes() == t.data
         assert stats(mnt2)["disk_hits"] == 0
     finally:
         server.stop()
