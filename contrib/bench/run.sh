@@ -13,6 +13,8 @@
 #   BENCH_QUICK=1                       small models, 3 rounds: for development
 #   BENCH_CASES="seq mmap rand par meta tech proof"   which cases to run
 #   BENCH_SEQ_MODELS="llama1b llama8b"  models of the sequential case (1)
+#   BENCH_MODELS="llama1b llama8b dsv3 tiny"  models to generate (the cases
+#                                       skip the others; meta needs all)
 #   BENCH_APPEND=1                      add to the raw results instead of starting anew
 #   BENCH_KEEP=1                        keep the generated models and images
 #   WEIGHTFS=/path/to/weightfs          the binary (default: build the repo)
@@ -97,9 +99,9 @@ trap 'exit 130' INT TERM
 
 # ---- models, images, range lists ----------------------------------------------
 
-MODELS="llama1b llama8b dsv3 tiny"
+MODELS=${BENCH_MODELS:-"llama1b llama8b dsv3 tiny"}
 log "models in $BENCH_DIR/models"
-"$PY" "$here/genmodels.py" "$BENCH_DIR" "$RD" $([ "$QUICK" = 1 ] && echo --quick)
+"$PY" "$here/genmodels.py" "$BENCH_DIR" "$RD" --only "$(echo $MODELS | tr ' ' ,)" $([ "$QUICK" = 1 ] && echo --quick)
 M=$BENCH_DIR/models
 MW=$BENCH_DIR/mnt/wfs
 MS=$BENCH_DIR/mnt/sqfs
@@ -115,7 +117,7 @@ wfs_mount() { # MODEL [weightfs options...]
 
 # The squashfs image is made from the weightfs mount itself: the same tree,
 # the same file contents, no extracted copy on disk. Uncompressed, as asked.
-for model in llama1b llama8b dsv3; do
+for model in ${MODELS/tiny/}; do
 	img=$BENCH_DIR/img/$model.sqfs
 	if [ ! -f "$img" ] || [ "$img" -ot "$M/$model.stamp" ]; then
 		log "squashfs image of $model"
