@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "weightfs/dtype.h"
@@ -149,6 +150,35 @@ ssize_t wfs_model_find(const struct wfs_model *m, const char *name, size_t len);
  */
 ssize_t wfs_tensor_read(const struct wfs_model *m, const struct wfs_tensor *t,
 			void *buf, size_t len, uint64_t off);
+
+/** The most pieces a view has; a range that needs more is read instead. */
+#define WFS_VIEW_PARTS 4
+
+/**
+ * Bytes of a tensor that the library lends without copying them: pieces of
+ * memory it already holds (a remote model's cached chunks, or the buffer of
+ * a model opened from memory). They stay valid, and a cache keeps them,
+ * until wfs_view_release().
+ */
+struct wfs_view {
+	struct iovec iov[WFS_VIEW_PARTS];
+	size_t count;
+	/* internal: what the pieces are pinned in */
+	void *owner;
+	void *pins[WFS_VIEW_PARTS];
+};
+
+/**
+ * Lends @p len bytes at @p off of tensor @p t, clipped at the tensor's end,
+ * as @p v. Returns the number of bytes; -EAGAIN when they cannot be lent
+ * (a local shard, whose bytes wfs_tensor_read reads, or a range of more
+ * than WFS_VIEW_PARTS pieces); or -EIO. Call wfs_view_release() in every case.
+ */
+ssize_t wfs_tensor_view(const struct wfs_model *m, const struct wfs_tensor *t,
+			size_t len, uint64_t off, struct wfs_view *v);
+
+/** Gives back what wfs_tensor_view() lent; @p v is empty afterwards. */
+void wfs_view_release(struct wfs_view *v);
 
 /**
  * Reads @p len bytes at @p off of a remote extra file, clipped at its end

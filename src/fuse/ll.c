@@ -347,6 +347,18 @@ static void wfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
 		read_tensor_splice(req, s, len, t->offset + (uint64_t)off);
 		return;
 	}
+	/* Bytes the library holds in memory (remote chunks) go out from there. */
+	struct wfs_view view;
+	ssize_t lent = wfs_tensor_view(fs->model, t, len, (uint64_t)off, &view);
+	if (lent != -EAGAIN) {
+		if (lent < 0)
+			fuse_reply_err(req, (int)-lent);
+		else
+			fuse_reply_iov(req, view.iov, (int)view.count);
+		wfs_view_release(&view);
+		return;
+	}
+	wfs_view_release(&view);
 	char *buf = read_buffer(len);
 	if (buf == NULL) {
 		fuse_reply_err(req, ENOMEM);

@@ -177,6 +177,16 @@ int wfs_remote_open_model(struct wfs_model *m, const char *source, const struct 
 /** Reads exactly len bytes at off of a remote file: len, or a negative errno (-EIO). */
 ssize_t wfs_remote_pread(struct wfs_remote_file *f, void *buf, size_t len, uint64_t off);
 
+/**
+ * Lends exactly len bytes at off of a remote file from its chunk cache (see
+ * wfs_tensor_view): len, -EAGAIN when that takes more than WFS_VIEW_PARTS
+ * chunks, or -EIO.
+ */
+ssize_t wfs_remote_view(struct wfs_remote_file *f, size_t len, uint64_t off, struct wfs_view *v);
+
+/** Unpins the chunks of a view that wfs_remote_view() filled. */
+void wfs_remote_view_release(struct wfs_view *v);
+
 /** Writes the session's counters as one line of JSON; returns its length (snprintf-style). */
 size_t wfs_remote_stats(const struct wfs_remote *r, char *buf, size_t cap);
 

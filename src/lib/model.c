@@ -616,6 +616,36 @@ ssize_t wfs_shard_pread(const struct wfs_model *m, const struct wfs_shard *s,
 	return rc < 0 ? rc : (ssize_t)len;
 }
 
+ssize_t wfs_tensor_view(const struct wfs_model *m, const struct wfs_tensor *t,
+			size_t len, uint64_t off, struct wfs_view *v)
+{
+	v->count = 0;
+	v->owner = NULL;
+	const struct wfs_shard *s = &m->shards[t->shard];
+	if (s->memory == NULL && s->remote == NULL)
+		return -EAGAIN;
+	if (off >= t->nbytes)
+		return 0;
+	if (len > t->nbytes - off)
+		len = (size_t)(t->nbytes - off);
+	uint64_t start = t->offset + off, end;
+	if (__builtin_add_overflow(start, len, &end) || end > s->size)
+		return -EIO;
+	if (s->remote)
+		return wfs_remote_view(s->remote, len, start, v);
+	v->iov[0] = (struct iovec){.iov_base = (void *)(s->memory + start), .iov_len = len};
+	v->count = 1;
+	return (ssize_t)len;
+}
+
+void wfs_view_release(struct wfs_view *v)
+{
+	if (v->owner)
+		wfs_remote_view_release(v);
+	v->count = 0;
+	v->owner = NULL;
+}
+
 bool wfs_source_is_remote(const char *source)
 {
 	static const char *const schemes[] = {"http://", "https://", "hf://", "s3://"};

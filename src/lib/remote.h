@@ -264,6 +264,16 @@ void wfs_cache_free(struct wfs_cache *c);
 /** Reads exactly @p len bytes at @p off through the cache: len or -EIO. */
 ssize_t wfs_cache_read(struct wfs_cache *c, struct wfs_remote_file *f, void *buf, size_t len, uint64_t off);
 
+/**
+ * Pins the chunks holding [off, off + len) of @p f and lends them as @p v
+ * (one piece per chunk): len, -EAGAIN when that takes more than
+ * WFS_VIEW_PARTS chunks, or -EIO. wfs_cache_unview() unpins them, whatever
+ * this returned.
+ */
+ssize_t wfs_cache_view(struct wfs_cache *c, struct wfs_remote_file *f, size_t len, uint64_t off,
+		       struct wfs_view *v);
+void wfs_cache_unview(struct wfs_cache *c, struct wfs_view *v);
+
 /** Offers bytes fetched at mount (a whole small file) to the memory cache. */
 void wfs_cache_offer(struct wfs_cache *c, struct wfs_remote_file *f, uint64_t off, const void *data,
 		     size_t len);

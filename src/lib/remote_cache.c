@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "remote.h"
@@ -492,38 +493,99 @@ static struct chunk *get(struct wfs_cache *c, struct wfs_remote_file *f, uint64_
 	return x;
 }
 
+/* Checks a read of [off, off + len) and plans readahead for it; the end, or 0 if out of bounds. */
+static uint64_t start_read(struct wfs_cache *c, struct wfs_remote_file *f, size_t len, uint64_t off)
+{
+	uint64_t end;
+	if (__builtin_add_overflow(off, len, &end) || end > f->size)
+		return 0;
+	uint64_t cs = c->r->chunk_size;
+	pthread_mutex_lock(&c->lock);
+	plan_readahead(c, f, off / cs, (end - 1) / cs, end);
+	pthread_mutex_unlock(&c->lock);
+	return end;
+}
+
+/*
+ * Chunk k of a read of [off, end), with a reference for the caller (see
+ * unpin), and in @p slice the part of it the read wants. NULL on failure.
+ */
+static struct chunk *pin_slice(struct wfs_cache *c, struct wfs_remote_file *f, uint64_t k, uint64_t off,
+			       uint64_t end, struct iovec *slice)
+{
+	int rc = 0;
+	struct chunk *x = get(c, f, k, &rc);
+	if (x == NULL) {
+		atomic_fetch_add(&c->r->stats.errors, 1);
+		if (c->r->http.verbose)
+			wfs_warnf(&c->r->http.warn, "remote: %s: read of bytes %" PRIu64 "-%" PRIu64 " failed: %s",
+				  f->path, off, end - 1, strerror(-rc));
+		return NULL;
+	}
+	uint64_t cstart = k * c->r->chunk_size;
+	uint64_t from = off > cstart ? off - cstart : 0;
+	uint64_t to = end - cstart < x->len ? end - cstart : x->len;
+	slice->iov_base = x->data + from;
+	slice->iov_len = (size_t)(to - from);
+	return x;
+}
+
+static void unpin(struct wfs_cache *c, struct chunk *x)
+{
+	pthread_mutex_lock(&c->lock);
+	chunk_unref(x);
+	pthread_mutex_unlock(&c->lock);
+}
+
 ssize_t wfs_cache_read(struct wfs_cache *c, struct wfs_remote_file *f, void *buf, size_t len, uint64_t off)
 {
 	if (len == 0)
 		return 0;
-	uint64_t end;
-	if (__builtin_add_overflow(off, len, &end) || end > f->size)
+	uint64_t end = start_read(c, f, len, off), cs = c->r->chunk_size;
+	if (end == 0)
 		return -EIO;
-	uint64_t cs = c->r->chunk_size, k0 = off / cs, k1 = (end - 1) / cs;
-	pthread_mutex_lock(&c->lock);
-	plan_readahead(c, f, k0, k1, end);
-	pthread_mutex_unlock(&c->lock);
 	uint8_t *out = buf;
-	for (uint64_t k = k0; k <= k1; k++) {
-		int rc = 0;
-		struct chunk *x = get(c, f, k, &rc);
-		if (x == NULL) {
-			atomic_fetch_add(&c->r->stats.errors, 1);
-			if (c->r->http.verbose)
-				wfs_warnf(&c->r->http.warn, "remote: %s: read of bytes %" PRIu64 "-%" PRIu64 " failed: %s",
-					  f->path, off, end - 1, strerror(-rc));
+	for (uint64_t k = off / cs; k <= (end - 1) / cs; k++) {
+		struct iovec slice;
+		struct chunk *x = pin_slice(c, f, k, off, end, &slice);
+		if (x == NULL)
 			return -EIO;
-		}
-		uint64_t cstart = k * cs;
-		uint64_t from = off > cstart ? off - cstart : 0;
-		uint64_t to = end - cstart < x->len ? end - cstart : x->len;
-		memcpy(out, x->data + from, (size_t)(to - from));
-		out += to - from;
-		pthread_mutex_lock(&c->lock);
-		chunk_unref(x);
-		pthread_mutex_unlock(&c->lock);
+		memcpy(out, slice.iov_base, slice.iov_len);
+		out += slice.iov_len;
+		unpin(c, x);
 	}
 	return (ssize_t)len;
+}
+
+ssize_t wfs_cache_view(struct wfs_cache *c, struct wfs_remote_file *f, size_t len, uint64_t off,
+		       struct wfs_view *v)
+{
+	v->count = 0;
+	v->owner = c;
+	if (len == 0)
+		return 0;
+	uint64_t cs = c->r->chunk_size, last;
+	if (__builtin_add_overflow(off, len - 1, &last) || last / cs - off / cs >= WFS_VIEW_PARTS)
+		return -EAGAIN;
+	uint64_t end = start_read(c, f, len, off);
+	if (end == 0)
+		return -EIO;
+	for (uint64_t k = off / cs; k <= (end - 1) / cs; k++) {
+		struct chunk *x = pin_slice(c, f, k, off, end, &v->iov[v->count]);
+		if (x == NULL)
+			return -EIO; /* wfs_cache_unview releases what is pinned */
+		v->pins[v->count++] = x;
+	}
+	return (ssize_t)len;
+}
+
+void wfs_cache_unview(struct wfs_cache *c, struct wfs_view *v)
+{
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < v->count; i++)
+		chunk_unref(v->pins[i]);
+	pthread_mutex_unlock(&c->lock);
+	v->count = 0;
 }
 
 void wfs_cache_offer(struct wfs_cache *c, struct wfs_remote_file *f, uint64_t off, const void *data, size_t len)

@@ -127,6 +127,17 @@ ssize_t wfs_remote_pread(struct wfs_remote_file *f, void *buf, size_t len, uint6
 	return n < 0 ? -EIO : n;
 }
 
+ssize_t wfs_remote_view(struct wfs_remote_file *f, size_t len, uint64_t off, struct wfs_view *v)
+{
+	ssize_t n = wfs_cache_view(f->r->cache, f, len, off, v);
+	return n < 0 && n != -EAGAIN ? -EIO : n;
+}
+
+void wfs_remote_view_release(struct wfs_view *v)
+{
+	wfs_cache_unview(v->owner, v);
+}
+
 size_t wfs_remote_stats(const struct wfs_remote *r, char *buf, size_t cap)
 {
 	const struct wfs_counters *s = &r->stats;

@@ -255,6 +255,51 @@ static void test_hf_cache(void)
 	wfs_error_clear(&err);
 }
 
+/* Views lend the bytes of a model in memory, and refuse (-EAGAIN) a local one. */
+static void test_views(void)
+{
+	const char *h = "{\"a\":{\"dtype\":\"U8\",\"shape\":[5],\"data_offsets\":[0,5]},"
+			"\"b\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[5,5]}}";
+	size_t size;
+	uint8_t *file = st_file(h, 5, &size);
+	const uint8_t *data = file + size - 5;
+	struct wfs_model *m = NULL;
+	struct wfs_error err = {0};
+	CHECK(wfs_model_open_memory(file, size, "mem", &m, &err) == 0);
+	if (m == NULL)
+		return;
+	const struct wfs_tensor *a = &m->tensors[wfs_model_find(m, "a", 1)];
+	const struct wfs_tensor *b = &m->tensors[wfs_model_find(m, "b", 1)];
+	struct wfs_view v;
+	for (uint64_t off = 0; off <= 6; off++) {
+		ssize_t n = wfs_tensor_view(m, a, 3, off, &v);
+		size_t want = off >= 5 ? 0 : 5 - off < 3 ? 5 - off : 3;
+		CHECK(n == (ssize_t)want);
+		CHECK(want == 0 || (v.count == 1 && v.iov[0].iov_len == want &&
+				    memcmp(v.iov[0].iov_base, data + off, want) == 0));
+		wfs_view_release(&v);
+		CHECK(v.count == 0);
+	}
+	CHECK(wfs_tensor_view(m, b, 10, 0, &v) == 0);
+	wfs_view_release(&v);
+	wfs_model_free(m);
+
+	/* The same file on disk is read, not lent. */
+	char *dir = make_dir("views");
+	write_file(dir, "v.safetensors", file, size);
+	char path[600];
+	snprintf(path, sizeof(path), "%s/v.safetensors", dir);
+	struct warnings w;
+	CHECK(open_model(path, &m, &err, &w) == 0);
+	if (m) {
+		CHECK(wfs_tensor_view(m, &m->tensors[wfs_model_find(m, "a", 1)], 5, 0, &v) == -EAGAIN);
+		wfs_view_release(&v);
+		wfs_model_free(m);
+	}
+	free(file);
+	wfs_error_clear(&err);
+}
+
 int main(void)
 {
 	if (mkdtemp(root) == NULL) {
@@ -265,6 +310,7 @@ int main(void)
 	test_index_problems();
 	test_merged_and_single();
 	test_hf_cache();
+	test_views();
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	if (system(cmd) != 0)
