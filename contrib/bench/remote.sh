@@ -17,7 +17,9 @@
 #
 # Usage: contrib/bench/remote.sh            (as root, after building build/)
 # Environment: RUNS, BUILD (build directory), KEEP=1 keeps the work directory,
-# PARTS (default "1 2 3": which measurements to run).
+# PARTS (default "1 2 3": which measurements to run), BASELINE (another
+# weightfs binary, e.g. of an older revision, also timed in measurement 1, in
+# the same rounds).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$repo/build}
@@ -270,12 +272,12 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR == 0 ? "nan" : NR%2 ? a[(NR+
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.3f\n", b - a}'; }
 n=0
-mount_hf() { # endpoint port, repo, opts... -> prints mountpoint
+mount_hf() { # endpoint port, repo, opts... -> prints mountpoint (WFS_BIN: another binary)
 	local ep=$1 repo=$2; shift 2
 	n=$((n + 1))
 	local mnt=$work/mnt$n
 	mkdir -p "$mnt"
-	HF_ENDPOINT="http://127.0.0.1:$ep" HF_HOME=/nonexistent "$wfs" "$@" "hf://$repo" "$mnt" >&2
+	HF_ENDPOINT="http://127.0.0.1:$ep" HF_HOME=/nonexistent "${WFS_BIN:-$wfs}" "$@" "hf://$repo" "$mnt" >&2
 	echo "$mnt"
 }
 
@@ -308,13 +310,21 @@ with open(files, "w") as f:
 print(f"{len(items)} tensors, {sum(b - a for _, a, b, _ in items)} bytes", file=sys.stderr)
 PY
 seq_bytes=$(awk -F'"' '/^range/ {split($2, r, "-"); s += r[2] - r[1] + 1} END {print s}' "$work/seq.curlrc")
-: >"$work/seq.curl" ; : >"$work/seq.wfs"; : >"$work/seq.mount"
+: >"$work/seq.curl" ; : >"$work/seq.wfs"; : >"$work/seq.mount"; : >"$work/seq.base"
+read_all_tensors() { # mountpoint
+	(cd "$1" && xargs -d '\n' -a "$work/seq.files" cat >/dev/null)
+}
 for i in $(seq "$runs"); do
 	[[ $parts == *" 1 "* ]] || break
 	t=$(now); curl -s --config "$work/seq.curlrc"; since "$t" >>"$work/seq.curl"
 	t=$(now); mnt=$(mount_hf "$port" bench/seq); since "$t" >>"$work/seq.mount"
-	t=$(now); (cd "$mnt" && xargs -d '\n' -a "$work/seq.files" cat >/dev/null); since "$t" >>"$work/seq.wfs"
+	t=$(now); read_all_tensors "$mnt"; since "$t" >>"$work/seq.wfs"
 	fusermount3 -u "$mnt"
+	if [ -n "${BASELINE:-}" ]; then
+		mnt=$(WFS_BIN=$BASELINE mount_hf "$port" bench/seq)
+		t=$(now); read_all_tensors "$mnt"; since "$t" >>"$work/seq.base"
+		fusermount3 -u "$mnt"
+	fi
 done
 
 # ---- 2. DeepSeek-V3-scale mount, 20 ms RTT ----------------------------------
@@ -360,6 +370,7 @@ cat <<EOF
 | 3. one 1 GiB tensor, 20 ms RTT | $m_big_wfs s ($(mbps $((1 << 30)) "$m_big_wfs") MiB/s) | $m_big_curl s ($(mbps $((1 << 30)) "$m_big_curl") MiB/s) | $(ratio "$m_big_wfs" "$m_big_curl")x curl's time | <= 1.5x |
 
 Medians of $runs runs. Mount of the sequential model (loopback): $m_seq_mount s.
+$([ -n "${BASELINE:-}" ] && echo "Baseline $BASELINE, measurement 1: $(median <"$work/seq.base") s, runs [$(paste -sd' ' "$work/seq.base")].")
 Runs (s): seq curl [$(paste -sd' ' "$work/seq.curl")], seq weightfs [$(paste -sd' ' "$work/seq.wfs")],
 dsv3 mount [$(paste -sd' ' "$work/dsv3.mount")], 1 GiB curl [$(paste -sd' ' "$work/big.curl")],
 1 GiB weightfs [$(paste -sd' ' "$work/big.wfs")].
