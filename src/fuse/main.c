@@ -313,7 +313,7 @@ static bool pipe_holds(size_t read)
 	if (pipe(p) != 0)
 		return false;
 	size_t need = read + 3 * 4096 + 16;
-	bool ok = fcntl(p[0], F_SETPIPE_SZ, (int)need) >= (int)need;
+	bool ok = need <= INT_MAX && fcntl(p[0], F_SETPIPE_SZ, (int)need) >= (int)need;
 	close(p[0]);
 	close(p[1]);
 	return ok;
