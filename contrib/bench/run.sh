@@ -17,6 +17,13 @@
 #                                       skip the others; meta needs all)
 #   BENCH_APPEND=1                      add to the raw results instead of starting anew
 #   BENCH_KEEP=1                        keep the generated models and images
+#   BENCH_PREFAULT=BYTES                memory touched and freed before every
+#                                       measurement (default 3 GiB, what one
+#                                       llama1b pass fills; 0: none).
+#                                       See "Machine" in RESULTS.md: on a VM
+#                                       that reports free pages to the host,
+#                                       filling any page cache is otherwise
+#                                       bound by host page faults.
 #   WEIGHTFS=/path/to/weightfs          the binary (default: build the repo)
 #
 # Output: $BENCH_DIR/out/{raw.jsonl,results.json,table.md}; a full run
@@ -31,6 +38,7 @@ QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then RUNS=${BENCH_RUNS:-3}; else RUNS=${BENCH_RUNS:-5}; fi
 CASES=${BENCH_CASES:-"seq mmap rand par meta tech proof"}
 KEEP=${BENCH_KEEP:-0}
+PREFAULT=${BENCH_PREFAULT:-$((3 << 30))}
 SEQ_MODELS=${BENCH_SEQ_MODELS:-"llama1b llama8b"}
 RAND_COUNT=$([ "$QUICK" = 1 ] && echo 2000 || echo 20000)
 
@@ -245,6 +253,13 @@ record() { # JSON LABELS...: appends the JSON object with the labels added
 now() { echo "$EPOCHREALTIME"; }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.6f", b - a}'; }
 
+# Every timed command runs through this: memory first touched and freed
+# (BENCH_PREFAULT), then the command, at once.
+timed() {
+	[ "$PREFAULT" -gt 0 ] && "$RD" prefault "$PREFAULT"
+	"$@"
+}
+
 largest_tensor() { # MODEL: "NAME_IN_MOUNT SHARD OFFSET NBYTES" of the largest tensor
 	sort -t$'\t' -k4,4n "$M/$1.tsv" | tail -1 | awk -F'\t' '{print $1, $2, $3, $4}'
 }
@@ -259,13 +274,13 @@ case_seq() {
 				log "seq $model round $r $c"
 				c_mount "$c" "$model"
 				drop_caches
-				record "$("$RD" seq "$(list_of "$c" "$model")")" case seq model "$model" state cold contender "$c" run "$r"
+				record "$(timed "$RD" seq "$(list_of "$c" "$model")")" case seq model "$model" state cold contender "$c" run "$r"
 				c_umount "$c"
 				drop_caches
 				warm "$c" "$model"
 				c_mount "$c" "$model"
-				record "$("$RD" seq "$(list_of "$c" "$model")")" case seq model "$model" state shard_warm contender "$c" run "$r"
-				record "$("$RD" seq "$(list_of "$c" "$model")")" case seq model "$model" state warm contender "$c" run "$r"
+				record "$(timed "$RD" seq "$(list_of "$c" "$model")")" case seq model "$model" state shard_warm contender "$c" run "$r"
+				record "$(timed "$RD" seq "$(list_of "$c" "$model")")" case seq model "$model" state warm contender "$c" run "$r"
 				c_umount "$c"
 			done
 		done
@@ -283,12 +298,12 @@ case_tech() {
 			log "tech round $r $c"
 			c_mount "$c" "$model"
 			drop_caches
-			record "$("$RD" seq "$(list_of "$c" "$model")")" case tech model "$model" state cold contender "$c" run "$r"
+			record "$(timed "$RD" seq "$(list_of "$c" "$model")")" case tech model "$model" state cold contender "$c" run "$r"
 			c_umount "$c"
 			drop_caches
 			warm "$c" "$model"
 			c_mount "$c" "$model"
-			record "$("$RD" seq "$(list_of "$c" "$model")")" case tech model "$model" state shard_warm contender "$c" run "$r"
+			record "$(timed "$RD" seq "$(list_of "$c" "$model")")" case tech model "$model" state shard_warm contender "$c" run "$r"
 			c_umount "$c"
 		done
 	done
@@ -313,9 +328,9 @@ case_mmap() {
 					*) path=$MW/$name o=0 ;;
 					esac
 					if [ "$tool" = mmap ]; then
-						json=$("$RD" mmap "$path" "$o" "$len")
+						json=$(timed "$RD" mmap "$path" "$o" "$len")
 					else
-						json=$("$PY" "$here/npmemmap.py" "$path" "$o" "$len")
+						json=$(timed "$PY" "$here/npmemmap.py" "$path" "$o" "$len")
 					fi
 					record "$json" case "$tool" model "$model" state "$state" contender "$c" run "$r"
 					c_umount "$c"
@@ -336,7 +351,7 @@ case_rand() {
 				drop_caches
 				[ "$state" = cold ] || warm "$c" "$model"
 				c_mount "$c" "$model"
-				record "$("$RD" rand "$(list_of "$c" "$model")" "$RAND_COUNT" 42 4096)" \
+				record "$(timed "$RD" rand "$(list_of "$c" "$model")" "$RAND_COUNT" 42 4096)" \
 					case rand model "$model" state "$state" contender "$c" run "$r"
 				c_umount "$c"
 			done
@@ -355,7 +370,7 @@ case_par() {
 				drop_caches
 				[ "$state" = cold ] || warm "$c" "$model"
 				c_mount "$c" "$model"
-				record "$("$RD" seq "$(list_of "$c" "$model")" 4)" \
+				record "$(timed "$RD" seq "$(list_of "$c" "$model")" 4)" \
 					case par model "$model" state "$state" contender "$c" run "$r"
 				c_umount "$c"
 			done
@@ -588,7 +603,8 @@ case_proof() {
 	echo " \"disk\": \"$(df --output=source "$BENCH_DIR" | tail -1)\","
 	echo " \"weightfs\": \"$("$WFS" --version | head -1)\", \"git\": \"$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)\","
 	echo " \"squashfuse\": \"$(dpkg-query -W -f='${Version}' squashfuse)\", \"pipe_max_size\": $PIPE_MAX_ORIG,"
-	echo " \"quick\": $QUICK, \"runs\": $RUNS, \"rand_count\": $RAND_COUNT, \"date\": \"$(date -u +%FT%TZ)\"}"
+	echo " \"quick\": $QUICK, \"runs\": $RUNS, \"rand_count\": $RAND_COUNT, \"prefault_bytes\": $PREFAULT,"
+	echo " \"date\": \"$(date -u +%FT%TZ)\"}"
 } >"$OUT/machine.json"
 
 for c in $CASES; do

@@ -8,6 +8,7 @@
  *   wfsbench seq LIST [THREADS [CHUNK]]        read every range, CHUNK-byte reads
  *   wfsbench rand LIST COUNT SEED [SIZE]       COUNT random SIZE-byte reads
  *   wfsbench mmap PATH OFFSET LENGTH           first touch of a mapped range
+ *   wfsbench prefault BYTES                    touch BYTES of memory, then free it
  *
  * LIST has one range per line: "PATH<TAB>OFFSET<TAB>LENGTH". For the direct
  * contender PATH is a shard and OFFSET the tensor's offset in it; for a mount
@@ -336,6 +337,28 @@ static int cmd_mmap(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Touches every page of BYTES of anonymous memory, then frees it. On a VM
+ * whose balloon reports free pages to the host, free guest memory is soon
+ * unbacked and the first touch of each page costs a host fault; page cache
+ * filled from such memory (every FUSE read fills the mount's) runs at a
+ * fraction of its speed. Run right before a measurement, this hands the
+ * kernel backed pages, the state of a machine without free page reporting.
+ */
+static int cmd_prefault(int argc, char **argv)
+{
+	if (argc != 3)
+		return 2;
+	size_t len = (size_t)strtoull(argv[2], NULL, 10);
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	for (size_t i = 0; i < len; i += 4096)
+		p[i] = 1;
+	munmap(p, len);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int rc = 2;
@@ -347,10 +370,13 @@ int main(int argc, char **argv)
 		rc = cmd_rand(argc, argv);
 	else if (argc >= 2 && strcmp(argv[1], "mmap") == 0)
 		rc = cmd_mmap(argc, argv);
+	else if (argc >= 2 && strcmp(argv[1], "prefault") == 0)
+		rc = cmd_prefault(argc, argv);
 	if (rc == 2)
 		fprintf(stderr, "usage: wfsbench fill FILE OFFSET LENGTH SEED\n"
 				"       wfsbench seq LIST [THREADS [CHUNK]]\n"
 				"       wfsbench rand LIST COUNT SEED [SIZE]\n"
-				"       wfsbench mmap PATH OFFSET LENGTH\n");
+				"       wfsbench mmap PATH OFFSET LENGTH\n"
+				"       wfsbench prefault BYTES\n");
 	return rc;
 }
