@@ -19,7 +19,8 @@
 # Environment: RUNS, BUILD (build directory), KEEP=1 keeps the work directory,
 # PARTS (default "1 2 3": which measurements to run), BASELINE (another
 # weightfs binary, e.g. of an older revision, also timed in measurement 1, in
-# the same rounds).
+# the same rounds), PREFAULT (bytes of memory touched and freed before every
+# timed read, default 2 GiB, 0 for none: see BENCH_PREFAULT in run.sh).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$repo/build}
@@ -258,6 +259,9 @@ int main(int argc, char **argv) {
 }
 C
 cc -O2 -pthread -o "$work/delayproxy" "$work/delayproxy.c"
+cc -O2 -pthread -o "$work/wfsbench" "$repo/contrib/bench/wfsbench.c"
+prefault=${PREFAULT:-$((2 << 30))}
+prefault() { [ "$prefault" -gt 0 ] && "$work/wfsbench" prefault "$prefault"; return 0; }
 dport=$(free_port)
 "$work/delayproxy" "$dport" "$port" 10 &
 pids+=($!)
@@ -316,13 +320,13 @@ read_all_tensors() { # mountpoint
 }
 for i in $(seq "$runs"); do
 	[[ $parts == *" 1 "* ]] || break
-	t=$(now); curl -s --config "$work/seq.curlrc"; since "$t" >>"$work/seq.curl"
+	prefault; t=$(now); curl -s --config "$work/seq.curlrc"; since "$t" >>"$work/seq.curl"
 	t=$(now); mnt=$(mount_hf "$port" bench/seq); since "$t" >>"$work/seq.mount"
-	t=$(now); read_all_tensors "$mnt"; since "$t" >>"$work/seq.wfs"
+	prefault; t=$(now); read_all_tensors "$mnt"; since "$t" >>"$work/seq.wfs"
 	fusermount3 -u "$mnt"
 	if [ -n "${BASELINE:-}" ]; then
 		mnt=$(WFS_BIN=$BASELINE mount_hf "$port" bench/seq)
-		t=$(now); read_all_tensors "$mnt"; since "$t" >>"$work/seq.base"
+		prefault; t=$(now); read_all_tensors "$mnt"; since "$t" >>"$work/seq.base"
 		fusermount3 -u "$mnt"
 	fi
 done
@@ -348,10 +352,10 @@ a=$((8 + hl)); b=$((8 + hl + (1 << 30) - 1))
 stats=
 for i in $(seq "$runs"); do
 	[[ $parts == *" 3 "* ]] || break
-	t=$(now); curl -s -r "$a-$b" -o /dev/null "http://127.0.0.1:$dport/bench/big/resolve/$bigsha/model.safetensors"
+	prefault; t=$(now); curl -s -r "$a-$b" -o /dev/null "http://127.0.0.1:$dport/bench/big/resolve/$bigsha/model.safetensors"
 	since "$t" >>"$work/big.curl"
 	mnt=$(mount_hf "$dport" bench/big)
-	t=$(now); cat "$mnt/big.weight" >/dev/null; since "$t" >>"$work/big.wfs"
+	prefault; t=$(now); cat "$mnt/big.weight" >/dev/null; since "$t" >>"$work/big.wfs"
 	stats=$(getfattr --absolute-names --only-values -n user.remote.stats "$mnt")
 	fusermount3 -u "$mnt"
 done
@@ -369,7 +373,8 @@ cat <<EOF
 | 2. mount, $ntens tensors in 163 shards, 20 ms RTT | $m_dsv3 s | | | < 1.5 s |
 | 3. one 1 GiB tensor, 20 ms RTT | $m_big_wfs s ($(mbps $((1 << 30)) "$m_big_wfs") MiB/s) | $m_big_curl s ($(mbps $((1 << 30)) "$m_big_curl") MiB/s) | $(ratio "$m_big_wfs" "$m_big_curl")x curl's time | <= 1.5x |
 
-Medians of $runs runs. Mount of the sequential model (loopback): $m_seq_mount s.
+Medians of $runs runs, each timed read right after touching and freeing $prefault bytes of memory.
+Mount of the sequential model (loopback): $m_seq_mount s.
 $([ -n "${BASELINE:-}" ] && echo "Baseline $BASELINE, measurement 1: $(median <"$work/seq.base") s, runs [$(paste -sd' ' "$work/seq.base")].")
 Runs (s): seq curl [$(paste -sd' ' "$work/seq.curl")], seq weightfs [$(paste -sd' ' "$work/seq.wfs")],
 dsv3 mount [$(paste -sd' ' "$work/dsv3.mount")], 1 GiB curl [$(paste -sd' ' "$work/big.curl")],
