@@ -19,7 +19,7 @@
 # Environment: RUNS, BUILD (build directory), KEEP=1 keeps the work directory,
 # PARTS (default "1 2 3": which measurements to run), BASELINE (another
 # weightfs binary, e.g. of an older revision, also timed in measurement 1, in
-# the same rounds), PREFAULT (bytes of memory touched and freed before every
+# the same rounds; also in measurement 3), PREFAULT (bytes of memory touched and freed before every
 # timed read, default 2 GiB, 0 for none: see BENCH_PREFAULT in run.sh).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -348,7 +348,7 @@ bigsha=$(sha_of bench/big)
 bigfile=$work/root/bench/big/resolve/$bigsha/model.safetensors
 hl=$(/usr/bin/python3 -c 'import struct,sys; print(struct.unpack("<Q", open(sys.argv[1],"rb").read(8))[0])' "$bigfile")
 a=$((8 + hl)); b=$((8 + hl + (1 << 30) - 1))
-: >"$work/big.curl"; : >"$work/big.wfs"
+: >"$work/big.curl"; : >"$work/big.wfs"; : >"$work/big.base"
 stats=
 for i in $(seq "$runs"); do
 	[[ $parts == *" 3 "* ]] || break
@@ -358,6 +358,11 @@ for i in $(seq "$runs"); do
 	prefault; t=$(now); cat "$mnt/big.weight" >/dev/null; since "$t" >>"$work/big.wfs"
 	stats=$(getfattr --absolute-names --only-values -n user.remote.stats "$mnt")
 	fusermount3 -u "$mnt"
+	if [ -n "${BASELINE:-}" ]; then
+		mnt=$(WFS_BIN=$BASELINE mount_hf "$dport" bench/big)
+		prefault; t=$(now); cat "$mnt/big.weight" >/dev/null; since "$t" >>"$work/big.base"
+		fusermount3 -u "$mnt"
+	fi
 done
 
 m_seq_curl=$(median <"$work/seq.curl"); m_seq_wfs=$(median <"$work/seq.wfs"); m_seq_mount=$(median <"$work/seq.mount")
@@ -375,7 +380,7 @@ cat <<EOF
 
 Medians of $runs runs, each timed read right after touching and freeing $prefault bytes of memory.
 Mount of the sequential model (loopback): $m_seq_mount s.
-$([ -n "${BASELINE:-}" ] && echo "Baseline $BASELINE, measurement 1: $(median <"$work/seq.base") s, runs [$(paste -sd' ' "$work/seq.base")].")
+$([ -n "${BASELINE:-}" ] && echo "Baseline $BASELINE: measurement 1 $(median <"$work/seq.base") s, runs [$(paste -sd' ' "$work/seq.base")]; measurement 3 $(median <"$work/big.base") s, runs [$(paste -sd' ' "$work/big.base")].")
 Runs (s): seq curl [$(paste -sd' ' "$work/seq.curl")], seq weightfs [$(paste -sd' ' "$work/seq.wfs")],
 dsv3 mount [$(paste -sd' ' "$work/dsv3.mount")], 1 GiB curl [$(paste -sd' ' "$work/big.curl")],
 1 GiB weightfs [$(paste -sd' ' "$work/big.wfs")].

@@ -22,7 +22,7 @@
  *   reader, so the cache may briefly exceed its size while all are in use.
  * - Readahead: when a file is read sequentially (a chunk at or right after
  *   the last one read), the next chunks are queued, the window doubling
- *   from 2 up to 8 (and at most a quarter of the cache), but never more
+ *   from 2 up to 16 (and at most a quarter of the cache), but never more
  *   than one chunk past the end of the tensor being read, so reading one
  *   tensor fetches that tensor's chunks and at most one more (where the
  *   next tensor starts, which a sequential reader wants next). Worker threads (started at the first
@@ -47,8 +47,8 @@
 
 #include "remote.h"
 
-#define MAX_WORKERS 8
-#define MAX_WINDOW 8
+#define MAX_WORKERS 16
+#define MAX_WINDOW 16
 
 enum chunk_state { LOADING, READY, FAILED };
 
