@@ -140,9 +140,9 @@ static void usage(const char *prog)
 	       "                           flat: model.layers.0.mlp.up_proj.weight\n"
 	       "    -o readahead_kb=N      kernel readahead of the mount in KiB (default 1024,\n"
 	       "                           0 keeps the kernel's default)\n"
-	       "    -o io=auto|copy|splice how reads reach the kernel (default auto: splice\n"
-	       "                           when a pipe can hold a read, with reads capped at\n"
-	       "                           512 KiB if it cannot hold 1 MiB; else copy)\n"
+	       "    -o io=auto|copy|splice how reads reach the kernel (default auto = copy;\n"
+	       "                           splice is faster, reads capped at 512 KiB when a\n"
+	       "                           pipe cannot hold 1 MiB; see README for its limit)\n"
 	       "    -o max_read=N          the largest read request in bytes (default 1 MiB)\n"
 	       "    -o allow_other         let other users read the mount\n"
 	       "    -o max_threads=N       at most N request threads (default 10)\n"
@@ -320,22 +320,24 @@ static bool pipe_holds(size_t read)
 }
 
 /*
- * Chooses between splicing reads from the shard into the reply and copying
- * them (sets fs->splice and fs->max_read). When a pipe cannot hold a 1 MiB
- * read, libfuse would quietly allocate and copy on every read, slower than
- * our own copy; so where the user left max_read alone and the model's shards
- * are local, reads are capped at 512 KiB instead, which a pipe can hold.
- * Measured with the shard in the page cache: splice at 512 KiB is 1.38x the
- * copy path at 1 MiB (contrib/bench/RESULTS.md, "Techniques").
+ * Chooses between splicing reads from the shard into the reply (io=splice)
+ * and copying them (sets fs->splice and fs->max_read). Copying is the
+ * default although splicing is faster (1.33x with the shard in the page
+ * cache, contrib/bench/RESULTS.md): a spliced reply carries references to
+ * the shard's pages, and a truncation of the shard zeroes the tail of the
+ * page at the new end in place, so a reader racing it can get zeros where
+ * a copy gets EIO (tests/faults caught it). When a pipe cannot hold a
+ * 1 MiB read, libfuse would quietly allocate and copy on every read, slower
+ * than our own copy; so where the user left max_read alone and the shards
+ * are local, spliced reads are capped at 512 KiB, which a pipe can hold.
  */
 static void choose_io(const struct options *o, const struct wfs_model *model, struct wfs_fs *fs,
 		      struct fuse_args *args)
 {
 	fs->max_read = o->max_read;
 	fs->splice = false;
-	if (o->io != NULL && strcmp(o->io, "copy") == 0)
+	if (o->io == NULL || strcmp(o->io, "splice") != 0)
 		return;
-	bool asked = o->io != NULL && strcmp(o->io, "splice") == 0;
 	if (pipe_holds(o->max_read ? o->max_read : KERNEL_MAX_READ)) {
 		fs->splice = true;
 	} else if (o->max_read == 0 && model->remote == NULL && pipe_holds(SPLICE_HALF_READ)) {
@@ -346,7 +348,7 @@ static void choose_io(const struct options *o, const struct wfs_model *model, st
 			fs->splice = true;
 		}
 	}
-	if (asked && !fs->splice)
+	if (!fs->splice)
 		wfs_log(LOG_WARNING, "io=splice: pipes cannot grow to hold a read (sysctl fs.pipe-max-size); using copy");
 }
 

@@ -141,10 +141,11 @@ SPLICE_OVERHEAD = 3 * 4096 + 16  # a spliced reply: the data, its header, three 
 @pytest.mark.parametrize("opts", [[], ["-o", "io=splice"], ["-o", "io=copy"], ["-o", "max_read=65536"]],
                          ids=lambda o: " ".join(o) or "default")
 def test_read_size_follows_io(mount, basic_file, basic_model, opts):
-    """Splicing caps reads at 512 KiB where a pipe cannot hold a 1 MiB read;
-    copying, or a max_read the user gave, is left as it is."""
+    """Splicing (io=splice) caps reads at 512 KiB where a pipe cannot hold a
+    1 MiB read; copying (the default), or a max_read the user gave, is left
+    as it is."""
     mnt = mount(basic_file, *opts)
-    splicing = "io=copy" not in opts
+    splicing = "io=splice" in opts
     if "max_read=65536" in " ".join(opts):
         want = 65536
     elif splicing and not pipe_holds((1 << 20) + SPLICE_OVERHEAD) and pipe_holds((1 << 19) + SPLICE_OVERHEAD):
