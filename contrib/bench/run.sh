@@ -153,6 +153,7 @@ done
 declare -A VOPTS=(
 	[weightfs]=""
 	[wfs-copy]="-o io=copy"
+	[wfs-splice]="-o io=splice"
 	[wfs-splice-pipe2m]="-o io=splice"
 	[wfs-auto-pipe2m]=""
 	[wfs-ra128]="-o readahead_kb=128"
@@ -162,8 +163,8 @@ declare -A VOPTS=(
 )
 # Variants mounted with /proc/sys/fs/pipe-max-size raised to 2 MiB (restored
 # at unmount): what a 1 MiB splice needs (1 MiB + header + 3 pages, rounded
-# up to a power of two). With the system's 1 MiB, io=auto and io=splice splice
-# 512 KiB reads (max_read=524288) instead.
+# up to a power of two). With the system's 1 MiB, io=splice splices 512 KiB
+# reads (max_read=524288) instead; io=auto (the default) always copies.
 declare -A VPIPE=([wfs-splice-pipe2m]=2097152 [wfs-auto-pipe2m]=2097152 [wfs-splice-pipe2m-ra4096]=2097152)
 
 list_of() { # CONTENDER MODEL
@@ -291,7 +292,7 @@ case_seq() {
 
 case_tech() {
 	local model=llama1b c r
-	local variants=(direct weightfs wfs-copy wfs-splice-pipe2m wfs-ra128 wfs-ra4096
+	local variants=(direct weightfs wfs-copy wfs-splice wfs-splice-pipe2m wfs-ra128 wfs-ra4096
 		wfs-1thread squashfuse-ra1024)
 	for ((r = 1; r <= RUNS; r++)); do
 		for c in $(rotate "$r" "${variants[@]}"); do
@@ -483,7 +484,7 @@ case_proof() {
 	#    pread64/splice calls by calling object while the daemon serves reads
 	#    of pages dropped from the cache, after a warm-up that gives every
 	#    request thread its buffer.
-	for v in wfs-copy weightfs wfs-splice-pipe2m; do
+	for v in weightfs wfs-splice wfs-splice-pipe2m; do
 		log "proof: call counts $v"
 		echo "${VPIPE[$v]:-$PIPE_MAX_ORIG}" >/proc/sys/fs/pipe-max-size
 		# shellcheck disable=SC2086
@@ -501,13 +502,13 @@ case_proof() {
 	done
 	# 1b. The same from outside: ltrace of the calls weightfs's own code makes
 	#     (its executable's PLT); every pread64 is one read request.
-	#     io=copy is the wfs-copy variant; splice is the default (512 KiB
+	#     copy is the default; splice is the wfs-splice variant (512 KiB
 	#     reads at the system's pipe-max-size).
 	#     ltrace's breakpoints sometimes kill a multi-threaded tracee (the
 	#     mount then answers ENOTCONN): such an attempt is retried, up to 3.
 	local try
 	for mode in copy splice; do
-		[ "$mode" = copy ] && v=wfs-copy || v=weightfs
+		[ "$mode" = copy ] && v=weightfs || v=wfs-splice
 		for try in 1 2 3; do
 			log "proof: ltrace io=$mode (attempt $try)"
 			c_mount "$v" "$model"
@@ -526,7 +527,7 @@ case_proof() {
 	# 2. strace: the system calls per request, copy and splice, with pipe-max-size
 	#    as the system has it and raised to 2 MiB, for io=auto (the default)
 	#    and io=splice.
-	for v in wfs-copy weightfs wfs-auto-pipe2m wfs-splice-pipe2m; do
+	for v in weightfs wfs-splice wfs-auto-pipe2m wfs-splice-pipe2m; do
 		log "proof: strace $v"
 		c_mount "$v" "$model"
 		"$RD" seq "$M/$model.weightfs.lst" 4 >/dev/null

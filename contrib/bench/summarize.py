@@ -298,7 +298,7 @@ def strace_sizes(path, calls=("pread64", "splice")):
 
 def proof(d):
     res = {}
-    for v in ("wfs-copy", "weightfs", "wfs-splice-pipe2m"):
+    for v in ("weightfs", "wfs-splice", "wfs-splice-pipe2m"):
         p = os.path.join(d, f"callcount-{v}.json")
         if os.path.exists(p):
             with open(p) as f:
@@ -307,7 +307,7 @@ def proof(d):
                                      for who, c in counts.items()}
     for mode in ("copy", "splice"):
         res[f"ltrace_weightfs_code_io_{mode}"] = ltrace_counts(os.path.join(d, f"ltrace-weightfs-{mode}.txt"))
-    for v in ("wfs-copy", "weightfs", "wfs-auto-pipe2m", "wfs-splice-pipe2m"):
+    for v in ("weightfs", "wfs-splice", "wfs-auto-pipe2m", "wfs-splice-pipe2m"):
         res[f"strace_c_{v}"] = strace_c_counts(os.path.join(d, f"strace-c-{v}.txt"))
         res[f"strace_sizes_{v}"] = strace_sizes(os.path.join(d, f"strace-{v}.txt"),
                                                 ("pread64", "splice", "writev", "fcntl"))
