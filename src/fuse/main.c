@@ -328,8 +328,8 @@ static bool pipe_holds(size_t read)
  * page at the new end in place, so a reader racing it can get zeros where
  * a copy gets EIO (tests/faults caught it). When a pipe cannot hold a
  * 1 MiB read, libfuse would quietly allocate and copy on every read, slower
- * than our own copy; so where the user left max_read alone and the shards
- * are local, spliced reads are capped at 512 KiB, which a pipe can hold.
+ * than our own copy; so where the user left max_read alone, spliced reads
+ * are capped at 512 KiB, which a pipe can hold.
  */
 static void choose_io(const struct options *o, const struct wfs_model *model, struct wfs_fs *fs,
 		      struct fuse_args *args)
@@ -338,9 +338,13 @@ static void choose_io(const struct options *o, const struct wfs_model *model, st
 	fs->splice = false;
 	if (o->io == NULL || strcmp(o->io, "splice") != 0)
 		return;
+	if (model->remote != NULL) {
+		wfs_log(LOG_WARNING, "io=splice: a remote model replies from its chunk cache; ignored");
+		return;
+	}
 	if (pipe_holds(o->max_read ? o->max_read : KERNEL_MAX_READ)) {
 		fs->splice = true;
-	} else if (o->max_read == 0 && model->remote == NULL && pipe_holds(SPLICE_HALF_READ)) {
+	} else if (o->max_read == 0 && pipe_holds(SPLICE_HALF_READ)) {
 		char opt[32];
 		snprintf(opt, sizeof(opt), "-omax_read=%u", SPLICE_HALF_READ);
 		if (fuse_opt_add_arg(args, opt) == 0) {

@@ -11,9 +11,8 @@
 #include <string.h>
 
 #include "inspect.h"
-#include "pool.h"
-#include "progress.h"
 #include "names.h"
+#include "pool.h"
 #include "progress.h"
 
 void errorf(const char *fmt, ...)

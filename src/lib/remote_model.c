@@ -129,8 +129,7 @@ ssize_t wfs_remote_pread(struct wfs_remote_file *f, void *buf, size_t len, uint6
 
 ssize_t wfs_remote_view(struct wfs_remote_file *f, size_t len, uint64_t off, struct wfs_view *v)
 {
-	ssize_t n = wfs_cache_view(f->r->cache, f, len, off, v);
-	return n < 0 && n != -EAGAIN ? -EIO : n;
+	return wfs_cache_view(f->r->cache, f, len, off, v);
 }
 
 void wfs_remote_view_release(struct wfs_view *v)
