@@ -307,7 +307,7 @@ void dec_decode(enum wfs_dtype dt, const uint8_t *src, size_t n, double *out)
 	case WFS_DT_F6_E3M2:
 		dec_f6(t_f6e3m2, src, n, out);
 		break;
-	case WFS_DT_COUNT:
+	default: /* block and complex-double types are not decoded here */
 		break;
 	}
 }
