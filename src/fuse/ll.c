@@ -324,6 +324,22 @@ static void read_tensor_splice(fuse_req_t req, const struct wfs_shard *s, size_t
 	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
 }
 
+/* A typed view (view=npy or f32): the library writes the bytes, using the
+ * rest of the thread's buffer as scratch. */
+static void read_view(fuse_req_t req, const struct wfs_fs *fs, const struct wfs_node *n, size_t len, off_t off)
+{
+	char *buf = read_buffer(len + WFS_VIEW_SCRATCH);
+	if (buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ssize_t got = wfs_node_read(fs->model, fs->ns, n, buf, len, (uint64_t)off);
+	if (got < 0)
+		fuse_reply_err(req, (int)-got);
+	else
+		fuse_reply_buf(req, buf, (size_t)got);
+}
+
 static void wfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct wfs_fs *fs = fs_of(req);
@@ -339,6 +355,10 @@ static void wfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
 	size_t len = n->nbytes - (uint64_t)off < size ? (size_t)(n->nbytes - (uint64_t)off) : size;
 	if (n->kind == WFS_NODE_FILE) {
 		read_extra(req, fs, n, (int)fi->fh, len, off);
+		return;
+	}
+	if (fs->ns->view.mode != WFS_VIEW_RAW) {
+		read_view(req, fs, n, len, off);
 		return;
 	}
 	const struct wfs_tensor *t = &fs->model->tensors[n->ref];

@@ -43,6 +43,8 @@ struct options {
 	char *mountpoint;
 	int has_fsname;
 	char *layout;
+	char *view;
+	char *npy_float;
 	char *io;
 	char *chunk_size;
 	char *cache_size;
@@ -60,6 +62,8 @@ enum { KEY_HELP, KEY_VERSION };
 #define OPT(t, p) {t, offsetof(struct options, p), 1}
 static const struct fuse_opt option_spec[] = {
 	OPT("layout=%s", layout),
+	OPT("view=%s", view),
+	OPT("npy_float=%s", npy_float),
 	OPT("io=%s", io),
 	OPT("readahead_kb=%d", readahead_kb),
 	OPT("chunk_size=%s", chunk_size),
@@ -138,6 +142,11 @@ static void usage(const char *prog)
 	       "    -o layout=NAME         modules (default): model.layers.0.mlp/up_proj.weight\n"
 	       "                           tree: model/layers/0/mlp/up_proj/weight\n"
 	       "                           flat: model.layers.0.mlp.up_proj.weight\n"
+	       "    -o view=raw|npy|f32    what tensor files show: stored bytes (default),\n"
+	       "                           NAME.npy files (types numpy lacks decoded to\n"
+	       "                           float32), or raw float32 for floating types\n"
+	       "    -o npy_float=f16       view=npy: decode to float16 where exact (FP8, FP4,\n"
+	       "                           FP6; not BF16)\n"
 	       "    -o readahead_kb=N      kernel readahead of the mount in KiB (default 1024,\n"
 	       "                           0 keeps the kernel's default)\n"
 	       "    -o io=auto|copy|splice how reads reach the kernel (default auto = copy;\n"
@@ -357,7 +366,8 @@ static void choose_io(const struct options *o, const struct wfs_model *model, st
 }
 
 /* Checks the option values; prints what is wrong. 0 or -1. */
-static int check_options(const struct options *o, const char *prog, enum wfs_layout *layout)
+static int check_options(const struct options *o, const char *prog, enum wfs_layout *layout,
+			 struct wfs_view_options *view)
 {
 	if (o->source == NULL || o->mountpoint == NULL) {
 		fprintf(stderr, "weightfs: missing %s\nusage: %s [options] SOURCE MOUNTPOINT (see --help)\n",
@@ -366,6 +376,18 @@ static int check_options(const struct options *o, const char *prog, enum wfs_lay
 	}
 	if (o->layout && wfs_layout_parse(o->layout, layout) < 0) {
 		fprintf(stderr, "weightfs: layout=%s: expected modules, tree or flat\n", o->layout);
+		return -1;
+	}
+	if (o->view && wfs_view_mode_parse(o->view, &view->mode) < 0) {
+		fprintf(stderr, "weightfs: view=%s: expected raw, npy or f32\n", o->view);
+		return -1;
+	}
+	if (o->npy_float && wfs_view_npy_float_parse(o->npy_float, &view->npy_f16) < 0) {
+		fprintf(stderr, "weightfs: npy_float=%s: expected f32 or f16\n", o->npy_float);
+		return -1;
+	}
+	if (o->npy_float && view->mode != WFS_VIEW_NPY) {
+		fprintf(stderr, "weightfs: npy_float=%s needs view=npy\n", o->npy_float);
 		return -1;
 	}
 	if (o->io && strcmp(o->io, "auto") != 0 && strcmp(o->io, "copy") != 0 && strcmp(o->io, "splice") != 0) {
@@ -381,7 +403,7 @@ static int check_options(const struct options *o, const char *prog, enum wfs_lay
 
 /* Opens and validates the model and lays out its tree; returns an exit code. */
 static int load(const struct options *o, const struct fuse_cmdline_opts *cmd, enum wfs_layout layout,
-		struct wfs_model **model, struct wfs_namespace **ns)
+		const struct wfs_view_options *view, struct wfs_model **model, struct wfs_namespace **ns)
 {
 	struct wfs_open_options open_opts = {.warn = {warn_to_log, NULL}};
 	if (parse_size("chunk_size", o->chunk_size, &open_opts.remote.chunk_size) < 0 ||
@@ -394,7 +416,7 @@ static int load(const struct options *o, const struct fuse_cmdline_opts *cmd, en
 	struct wfs_error err = {0};
 	int rc = wfs_model_open(o->source, &open_opts, model, &err);
 	if (rc == 0)
-		rc = wfs_namespace_build(*model, layout, &open_opts.warn, ns, &err);
+		rc = wfs_namespace_build_view(*model, layout, view, &open_opts.warn, ns, &err);
 	print_problems(&err);
 	wfs_error_clear(&err);
 	if (rc == -ENOMEM)
@@ -509,6 +531,7 @@ int main(int argc, char *argv[])
 	struct wfs_namespace *ns = NULL;
 	struct fuse_session *se = NULL;
 	enum wfs_layout layout = WFS_LAYOUT_MODULES;
+	struct wfs_view_options view = {.mode = WFS_VIEW_RAW};
 	int status = EXIT_USAGE;
 
 	if (fuse_opt_parse(&args, &o, option_spec, option_proc) < 0)
@@ -521,10 +544,10 @@ int main(int argc, char *argv[])
 		status = EXIT_OK;
 		goto out;
 	}
-	if (fuse_parse_cmdline(&args, &cmd) != 0 || check_options(&o, argv[0], &layout) < 0)
+	if (fuse_parse_cmdline(&args, &cmd) != 0 || check_options(&o, argv[0], &layout, &view) < 0)
 		goto out;
 	raise_fd_limit();
-	if ((status = load(&o, &cmd, layout, &model, &ns)) != EXIT_OK)
+	if ((status = load(&o, &cmd, layout, &view, &model, &ns)) != EXIT_OK)
 		goto out;
 	add_mount_options(&args, &o);
 	struct wfs_fs fs = {.model = model, .ns = ns, .uid = getuid(), .gid = getgid()};
@@ -546,6 +569,8 @@ out:
 	free(o.mountpoint);
 	free(o.source);
 	free(o.layout);
+	free(o.view);
+	free(o.npy_float);
 	free(o.io);
 	free(o.chunk_size);
 	free(o.cache_size);

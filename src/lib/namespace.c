@@ -14,9 +14,11 @@
 #include <string.h>
 
 #include "internal.h"
+#include "weightfs/decode.h"
 #include "weightfs/namespace.h"
 
 #define CLASH_SUFFIX "%file"
+#define NPY_SUFFIX ".npy"
 
 int wfs_layout_parse(const char *name, enum wfs_layout *out)
 {
@@ -267,13 +269,19 @@ static int add_tensors(struct builder *b)
 		char enc[WFS_NAME_MAX + 1];
 		const char *file = name + start;
 		size_t file_len = t->name.len - start;
-		size_t n = wfs_component_encode(file, file_len, enc);
+		/* view=npy: NAME.npy, the suffix kept within 255 bytes */
+		const char *suffix = b->ns->view.mode == WFS_VIEW_NPY ? NPY_SUFFIX : "";
+		size_t n = encode_within(file, file_len, enc, WFS_NAME_MAX - strlen(suffix));
+		strcpy(enc + n, suffix);
+		n += strlen(suffix);
 		ssize_t found = find(b, dir, enc, n);
 		if (found >= 0 && b->e[found].kind == WFS_NODE_DIR) {
 			/* A directory took the name: the file moves aside, still within 255 bytes. */
-			n = encode_within(file, file_len, enc, WFS_NAME_MAX - strlen(CLASH_SUFFIX));
+			n = encode_within(file, file_len, enc, WFS_NAME_MAX - strlen(CLASH_SUFFIX) - strlen(suffix));
 			strcpy(enc + n, CLASH_SUFFIX);
 			n += strlen(CLASH_SUFFIX);
+			strcpy(enc + n, suffix);
+			n += strlen(suffix);
 			found = find(b, dir, enc, n);
 		}
 		if (found >= 0) {
@@ -369,7 +377,9 @@ static int layout_nodes(struct builder *b)
 			next++;
 		}
 		if (node->kind == WFS_NODE_TENSOR) {
-			node->nbytes = b->m->tensors[node->ref].nbytes;
+			struct wfs_tensor_shown shown;
+			wfs_tensor_shown(&b->ns->view, b->m, &b->m->tensors[node->ref], &shown);
+			node->nbytes = shown.size;
 			node->ntensors = 1;
 		} else if (node->kind == WFS_NODE_FILE) {
 			node->nbytes = b->m->extras[node->ref].size;
@@ -398,9 +408,43 @@ out:
 	return rc;
 }
 
+/* One warning naming the types the view shows undecoded. */
+static void warn_undecoded(const struct wfs_model *m, const struct wfs_view_options *v, const struct wfs_warn *warn)
+{
+	if (v->mode == WFS_VIEW_RAW)
+		return;
+	bool seen[WFS_DT_COUNT] = {false};
+	char list[WFS_DT_COUNT * 12] = "";
+	size_t len = 0;
+	for (size_t i = 0; i < m->ntensors; i++) {
+		const struct wfs_tensor *t = &m->tensors[i];
+		if (seen[t->dtype])
+			continue;
+		seen[t->dtype] = true;
+		struct wfs_tensor_shown s;
+		wfs_tensor_shown(v, m, t, &s);
+		bool undecoded = v->mode == WFS_VIEW_NPY ? s.bytes
+				 : !s.decoded && wfs_dec_kind(t->dtype) == WFS_DEC_FLOAT && t->dtype != WFS_DT_F32;
+		if (undecoded)
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", len ? ", " : "",
+						wfs_dtype_name(t->dtype));
+	}
+	if (len)
+		wfs_warnf(warn, "view=%s: %s not decoded: such tensors show their stored bytes%s",
+			  v->mode == WFS_VIEW_NPY ? "npy" : "f32", list,
+			  v->mode == WFS_VIEW_NPY ? " (a uint8 .npy of shape [nbytes])" : "");
+}
+
 int wfs_namespace_build(const struct wfs_model *m, enum wfs_layout layout,
 			const struct wfs_warn *warn, struct wfs_namespace **out,
 			struct wfs_error *err)
+{
+	return wfs_namespace_build_view(m, layout, NULL, warn, out, err);
+}
+
+int wfs_namespace_build_view(const struct wfs_model *m, enum wfs_layout layout,
+			     const struct wfs_view_options *view, const struct wfs_warn *warn,
+			     struct wfs_namespace **out, struct wfs_error *err)
 {
 	(void)err;
 	*out = NULL;
@@ -408,6 +452,10 @@ int wfs_namespace_build(const struct wfs_model *m, enum wfs_layout layout,
 	if (ns == NULL)
 		return -ENOMEM;
 	ns->layout = layout;
+	if (view) {
+		ns->view = *view;
+		warn_undecoded(m, view, warn);
+	}
 	struct builder b = {.m = m, .ns = ns, .warn = warn};
 	uint32_t root;
 	int rc = add(&b, 0, "", 0, WFS_NODE_DIR, WFS_NO_REF, &root);
@@ -434,6 +482,14 @@ void wfs_namespace_free(struct wfs_namespace *ns)
 	free(ns->nodes);
 	free(ns->arena);
 	free(ns);
+}
+
+ssize_t wfs_node_read(const struct wfs_model *m, const struct wfs_namespace *ns, const struct wfs_node *n,
+		      void *buf, size_t len, uint64_t off)
+{
+	if (n->kind != WFS_NODE_TENSOR)
+		return -EISDIR;
+	return wfs_view_read(&ns->view, m, &m->tensors[n->ref], buf, len, off);
 }
 
 ssize_t wfs_namespace_lookup(const struct wfs_namespace *ns, uint32_t dir, const char *name, size_t len)

@@ -84,9 +84,16 @@ static int for_each_xattr(const struct wfs_model *m, const struct wfs_namespace 
 	if (n->kind == WFS_NODE_TENSOR) {
 		const struct wfs_tensor *t = &m->tensors[n->ref];
 		const struct wfs_str shard = m->shards[t->shard].name;
-		const char *dtype = wfs_dtype_name(t->dtype);
+		/* In a typed view, user.dtype is what the file holds and
+		 * user.stored_dtype what the model stores. */
+		struct wfs_tensor_shown shown;
+		wfs_tensor_shown(&ns->view, m, t, &shown);
+		const char *dtype = wfs_dtype_name(shown.dtype);
+		const char *stored = wfs_dtype_name(t->dtype);
 		int len = snprintf(num[0], sizeof(num[0]), "%" PRIu64, t->offset);
 		EMIT("user.dtype", dtype, strlen(dtype));
+		if (ns->view.mode != WFS_VIEW_RAW)
+			EMIT("user.stored_dtype", stored, strlen(stored));
 		EMIT("user.shape", wfs_model_str(m, t->shape_text), t->shape_text.len);
 		EMIT("user.name", wfs_model_str(m, t->name), t->name.len);
 		EMIT("user.shard", wfs_model_str(m, shard), shard.len);
