@@ -41,6 +41,17 @@ struct wfs_format {
 	 */
 	int (*probe)(const uint8_t *head, size_t len, const char *name);
 	/**
+	 * Directory resolution (resolve.c): the file name endings this format's
+	 * files have (".gguf"), NULL-terminated; and the name that wins when a
+	 * directory holds several (transformers' order: "model.safetensors"),
+	 * or NULL. Files NAME-0000N-of-0000M.EXT are one model; several other
+	 * files are one subdirectory (group) each.
+	 */
+	const char *const *extensions;
+	const char *preferred;
+	/** When SOURCE is one part NAME-0000N-of-0000M.EXT, every part is opened (GGUF splits). */
+	bool open_all_parts;
+	/**
 	 * Parses shard @p shard (already open: its size is known) and appends
 	 * its tensors and metadata to b->m in group b->group. May add the
 	 * files it refers to as shards (wfs_build_add_shard). Returns 0,
@@ -56,6 +67,9 @@ struct wfs_format {
 
 /** Every format, in the order they bid (ties go to the first); NULL-terminated. */
 extern const struct wfs_format *const wfs_formats[];
+
+/** Writes the known formats' names, comma-separated, into @p buf. */
+void wfs_format_names(char *buf, size_t cap);
 
 /** The format called @p name, or NULL. */
 const struct wfs_format *wfs_format_find(const char *name);
