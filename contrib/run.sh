@@ -41,5 +41,8 @@ Mounted $source on $mnt. Try:
   df -h $mnt
 
 Other layouts: fusermount3 -u $mnt && build/weightfs -o layout=tree $source $mnt
+Every tensor as a .npy file that numpy loads (BF16, FP8, FP4/FP6 decoded to float32):
+  fusermount3 -u $mnt && build/weightfs -o view=npy $source $mnt
+  /usr/bin/python3 -c "import numpy as np; a = np.load('${first:-$mnt/FILE}.npy', mmap_mode='r'); print(a.dtype, a.shape, a.ravel()[:4])"
 Unmount:       fusermount3 -u $mnt
 MSG

@@ -1,0 +1,174 @@
+#!/usr/bin/python3
+"""Typed views benchmark (issue 12): output bytes per second of reading a
+tensor through view=f32 against view=raw, and numpy.load(mmap_mode='r').sum()
+through view=npy against a float32 .npy on the same disk.
+
+Every comparison is a ratio of two contenders measured in the same round,
+the order alternating every round, reported as the median over the rounds.
+Each measurement mounts afresh (so the mount's page cache is empty and every
+byte goes through weightfs) with the shard already in the page cache.
+
+usage (root): contrib/bench/views.py WEIGHTFS_BINARY [ROUNDS]
+Environment: BENCH_DIR (default /var/tmp/weightfs-bench-views),
+VIEWS_GIB (BF16 tensor size, default 1), VIEWS_NPY_GIB (default 0.5),
+VIEWS_GGUF: a .gguf file with a Q4_K tensor named VIEWS_Q4K_NAME (the Q4_K
+case is skipped without it).
+"""
+
+import json
+import os
+import statistics
+import struct
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+BIN = os.path.abspath(sys.argv[1])
+ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+DIR = os.environ.get("BENCH_DIR", "/var/tmp/weightfs-bench-views")
+GIB = float(os.environ.get("VIEWS_GIB", "1"))
+NPY_GIB = float(os.environ.get("VIEWS_NPY_GIB", "0.5"))
+MNT = os.path.join(DIR, "mnt")
+CHUNK = 1 << 20
+
+
+def write_safetensors(path, name, dtype, shape, nbytes, seed):
+    """One tensor of random bytes, written in 64 MiB pieces."""
+    header = json.dumps({name: {"dtype": dtype, "shape": list(shape),
+                                "data_offsets": [0, nbytes]}}).encode()
+    header += b" " * (-len(header) % 8)
+    rng = np.random.default_rng(seed)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header)
+        left = nbytes
+        while left:
+            n = min(left, 64 << 20)
+            # BF16 patterns of ordinary numbers (no NaN), like weights
+            vals = rng.standard_normal(n // 2, dtype=np.float32)
+            f.write((vals.view(np.uint32) >> 16).astype("<u2").tobytes())
+            left -= n
+
+
+def warm(path):
+    with open(path, "rb") as f:
+        while f.read(8 << 20):
+            pass
+
+
+def mount(source, *opts):
+    os.makedirs(MNT, exist_ok=True)
+    subprocess.run([BIN, *opts, source, MNT], check=True)
+
+
+def umount():
+    subprocess.run(["fusermount3", "-u", MNT], check=True)
+
+
+def read_all(path):
+    """Output bytes per second of reading path in 1 MiB reads."""
+    buf = bytearray(CHUNK)
+    total = 0
+    fd = os.open(path, os.O_RDONLY)
+    t0 = time.perf_counter()
+    while True:
+        n = os.readv(fd, [buf])
+        if n == 0:
+            break
+        total += n
+    dt = time.perf_counter() - t0
+    os.close(fd)
+    return total / dt, total
+
+
+def npsum(path):
+    t0 = time.perf_counter()
+    s = float(np.load(path, mmap_mode="r").sum(dtype=np.float64))
+    return time.perf_counter() - t0, s
+
+
+def median_ratio(rows):
+    return statistics.median(a / b for a, b in rows)
+
+
+def read_case(label, source, rel, view_opts):
+    """Ratio of view's output bytes/s to raw's, per round."""
+    rows = []
+    for r in range(ROUNDS):
+        res = {}
+        for which in (["view", "raw"] if r % 2 == 0 else ["raw", "view"]):
+            warm(source)
+            mount(source, *(view_opts if which == "view" else ["-o", "view=raw"]))
+            try:
+                name = rel + (".npy" if "view=npy" in view_opts and which == "view" else "")
+                res[which] = read_all(os.path.join(MNT, name))
+            finally:
+                umount()
+        rows.append((res["view"][0], res["raw"][0]))
+        print(f"{label} round {r}: view {res['view'][0] / 1e9:.2f} GB/s ({res['view'][1]} B), "
+              f"raw {res['raw'][0] / 1e9:.2f} GB/s ({res['raw'][1]} B)", flush=True)
+    return {"case": label, "ratio": median_ratio(rows),
+            "view_gbps": statistics.median(a for a, _ in rows) / 1e9,
+            "raw_gbps": statistics.median(b for _, b in rows) / 1e9}
+
+
+def npy_case(source, rel, f32npy):
+    rows = []
+    for r in range(ROUNDS):
+        res = {}
+        for which in (["view", "file"] if r % 2 == 0 else ["file", "view"]):
+            if which == "view":
+                warm(source)
+                mount(source, "-o", "view=npy")
+                try:
+                    res[which] = npsum(os.path.join(MNT, rel + ".npy"))
+                finally:
+                    umount()
+            else:
+                warm(f32npy)
+                res[which] = npsum(f32npy)
+        assert res["view"][1] == res["file"][1], (res["view"][1], res["file"][1])
+        rows.append((res["file"][0], res["view"][0]))  # speed ratio = file time / view time
+        print(f"npy sum round {r}: view=npy {res['view'][0]:.3f} s, float32 .npy {res['file'][0]:.3f} s",
+              flush=True)
+    return {"case": "numpy.load(mmap_mode='r').sum(): view=npy of BF16 vs float32 .npy (speed ratio)",
+            "ratio": median_ratio(rows),
+            "view_s": statistics.median(b for _, b in rows),
+            "file_s": statistics.median(a for a, _ in rows)}
+
+
+def main():
+    os.makedirs(DIR, exist_ok=True)
+    results = []
+    n = int(GIB * (1 << 30)) // 2
+    bf = os.path.join(DIR, f"bf16-{GIB}g.safetensors")
+    if not os.path.exists(bf):
+        write_safetensors(bf, "w", "BF16", (n // 4096, 4096), 2 * n, 1)
+    results.append(read_case(f"read {GIB} GiB BF16: view=f32 vs view=raw (output bytes/s)",
+                             bf, "w", ["-o", "view=f32"]))
+    gguf = os.environ.get("VIEWS_GGUF")
+    if gguf:
+        name = os.environ.get("VIEWS_Q4K_NAME", "w")
+        rel = os.environ.get("VIEWS_Q4K_PATH", name)
+        results.append(read_case("read Q4_K: view=f32 vs view=raw (output bytes/s)",
+                                 gguf, rel, ["-o", "view=f32"]))
+    n = int(NPY_GIB * (1 << 30)) // 2
+    small = os.path.join(DIR, f"bf16-{NPY_GIB}g.safetensors")
+    if not os.path.exists(small):
+        write_safetensors(small, "w", "BF16", (n // 4096, 4096), 2 * n, 2)
+    f32npy = os.path.join(DIR, f"f32-{NPY_GIB}g.npy")
+    if not os.path.exists(f32npy):
+        mount(small, "-o", "view=npy")
+        try:
+            a = np.load(os.path.join(MNT, "w.npy"))
+        finally:
+            umount()
+        np.save(f32npy, a)
+        del a
+    results.append(npy_case(small, "w", f32npy))
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
