@@ -11,8 +11,11 @@ byte goes through weightfs) with the shard already in the page cache.
 usage (root): contrib/bench/views.py WEIGHTFS_BINARY [ROUNDS]
 Environment: BENCH_DIR (default /var/tmp/weightfs-bench-views),
 VIEWS_GIB (BF16 tensor size, default 1), VIEWS_NPY_GIB (default 0.5),
-VIEWS_GGUF: a .gguf file with a Q4_K tensor named VIEWS_Q4K_NAME (the Q4_K
-case is skipped without it).
+BENCH_PREFAULT (bytes of memory touched and freed before every measurement,
+default 3 GiB: see "Machine" in RESULTS.md, filling page cache on this VM is
+otherwise bound by host page faults),
+VIEWS_Q4K_GIB: decoded size of the Q4_K tensor (default 1; 0 skips the Q4_K
+case, which needs a weightfs that mounts GGUF and decodes Q4_K).
 """
 
 import json
@@ -31,6 +34,7 @@ DIR = os.environ.get("BENCH_DIR", "/var/tmp/weightfs-bench-views")
 GIB = float(os.environ.get("VIEWS_GIB", "1"))
 NPY_GIB = float(os.environ.get("VIEWS_NPY_GIB", "0.5"))
 MNT = os.path.join(DIR, "mnt")
+PREFAULT = int(os.environ.get("BENCH_PREFAULT", str(3 << 30)))
 CHUNK = 1 << 20
 
 
@@ -51,10 +55,36 @@ def write_safetensors(path, name, dtype, shape, nbytes, seed):
             left -= n
 
 
+def write_gguf_q4k(path, name, rows, cols, seed):
+    """A GGUF v3 file with one Q4_K tensor [rows, cols] (ne = [cols, rows]):
+    random blocks whose scales d and dmin are set to 1/16, so no NaN."""
+    def gstr(b):
+        return struct.pack("<Q", len(b)) + b
+    kv = gstr(b"general.architecture") + struct.pack("<I", 8) + gstr(b"llama")
+    info = gstr(name.encode()) + struct.pack("<IQQIQ", 2, cols, rows, 12, 0)
+    head = b"GGUF" + struct.pack("<IQQ", 3, 1, 1) + kv + info
+    head += b"\0" * (-len(head) % 32)
+    rng = np.random.default_rng(seed)
+    nblocks = rows * cols // 256
+    with open(path, "wb") as f:
+        f.write(head)
+        left = nblocks
+        while left:
+            n = min(left, 1 << 18)
+            blocks = rng.integers(0, 256, size=(n, 144), dtype=np.uint8)
+            blocks[:, 0:4] = np.frombuffer(struct.pack("<HH", 0x2C00, 0x2C00), np.uint8)
+            f.write(blocks.tobytes())
+            left -= n
+
+
 def warm(path):
+    """The source into the page cache, then memory touched and freed."""
     with open(path, "rb") as f:
         while f.read(8 << 20):
             pass
+    if PREFAULT:
+        a = np.ones(PREFAULT // 8)
+        del a
 
 
 def mount(source, *opts):
@@ -147,12 +177,14 @@ def main():
         write_safetensors(bf, "w", "BF16", (n // 4096, 4096), 2 * n, 1)
     results.append(read_case(f"read {GIB} GiB BF16: view=f32 vs view=raw (output bytes/s)",
                              bf, "w", ["-o", "view=f32"]))
-    gguf = os.environ.get("VIEWS_GGUF")
-    if gguf:
-        name = os.environ.get("VIEWS_Q4K_NAME", "w")
-        rel = os.environ.get("VIEWS_Q4K_PATH", name)
-        results.append(read_case("read Q4_K: view=f32 vs view=raw (output bytes/s)",
-                                 gguf, rel, ["-o", "view=f32"]))
+    q4k_gib = float(os.environ.get("VIEWS_Q4K_GIB", "1"))
+    if q4k_gib:
+        gguf = os.path.join(DIR, f"q4k-{q4k_gib}g.gguf")
+        rows = int(q4k_gib * (1 << 30)) // 4 // 4096
+        if not os.path.exists(gguf):
+            write_gguf_q4k(gguf, "w", rows, 4096, 3)
+        results.append(read_case(f"read Q4_K ({q4k_gib} GiB as float32): view=f32 vs view=raw "
+                                 "(output bytes/s)", gguf, "w", ["-o", "view=f32"]))
     n = int(NPY_GIB * (1 << 30)) // 2
     small = os.path.join(DIR, f"bf16-{NPY_GIB}g.safetensors")
     if not os.path.exists(small):
