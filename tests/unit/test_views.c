@@ -153,10 +153,50 @@ int main(void)
 		CHECK(wfs_node_read(m, ns, &ns->nodes[0], NULL, 1, 0) == -EISDIR);
 		wfs_namespace_free(ns);
 	}
+	wfs_model_free(m);
+	free(file);
+
+	/* Names: the suffix stays within 255 bytes; a tensor whose name a
+	 * directory takes in the raw view ("a.b" beside "a.b.c.d") is NAME.npy. */
+	char long_name[301];
+	memset(long_name, 'x', 300);
+	long_name[300] = '\0';
+	const struct spec names[] = {{"a.b", "F32", "[1]", 4}, {"a.b.c.d", "BF16", "[2]", 4},
+				     {long_name, "I8", "[1]", 1}};
+	file = make_file(names, 3, &size);
+	m = NULL;
+	CHECK(wfs_model_open_memory(file, size, "names", &m, &err) == 0);
+	if (m) {
+		CHECK(wfs_namespace_build_view(m, WFS_LAYOUT_MODULES, &npy, NULL, &ns, &err) == 0);
+		if (ns) {
+			CHECK(wfs_namespace_lookup(ns, 0, "a.b.npy", 7) > 0);
+			ssize_t dir = wfs_namespace_lookup(ns, 0, "a.b", 3);
+			CHECK(dir > 0 && ns->nodes[dir].kind == WFS_NODE_DIR);
+			if (dir > 0)
+				CHECK(wfs_namespace_lookup(ns, (uint32_t)dir, "c.d.npy", 7) > 0);
+			bool found = false;
+			for (size_t i = 0; i < ns->nnodes; i++) {
+				const struct wfs_node *n = &ns->nodes[i];
+				if (n->kind == WFS_NODE_TENSOR && m->tensors[n->ref].name.len == 300) {
+					found = true;
+					CHECK(n->name_len == 255);
+					CHECK(memcmp(wfs_node_name(ns, n) + 251, ".npy", 4) == 0);
+				}
+			}
+			CHECK(found);
+			wfs_namespace_free(ns);
+		}
+		CHECK(wfs_namespace_build(m, WFS_LAYOUT_MODULES, NULL, &ns, &err) == 0);
+		if (ns) {
+			CHECK(wfs_namespace_lookup(ns, 0, "a.b%file", 8) > 0);
+			wfs_namespace_free(ns);
+		}
+	}
 	int mode;
 	CHECK(wfs_view_mode_parse("npy", (enum wfs_view_mode *)&mode) == 0 && mode == WFS_VIEW_NPY);
 	CHECK(wfs_view_mode_parse("NPY", (enum wfs_view_mode *)&mode) == -EINVAL);
 	wfs_model_free(m);
 	free(file);
+	wfs_error_clear(&err);
 	return check_report("test_views");
 }
