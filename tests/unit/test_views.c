@@ -138,6 +138,22 @@ int main(void)
 	wfs_tensor_shown(&npy, m, &m->tensors[wfs_model_find(m, "s", 1)], &s);
 	CHECK(s.size == s.header + 4 && s.header == 128);
 
+	/* A type not decoded (IQ2_XXS, grid-based): npy shows uint8 of the
+	 * stored bytes, shape [nbytes]; f32 the stored bytes as they are. */
+	struct wfs_tensor iq = m->tensors[wfs_model_find(m, "bf", 2)];
+	iq.dtype = WFS_DT_IQ2_XXS; /* 66000 bytes: 1000 blocks of 66 */
+	wfs_tensor_shown(&npy, m, &iq, &s);
+	CHECK(s.bytes && !s.decoded && s.dtype == WFS_DT_U8 && s.size == s.header + 66000);
+	{
+		static uint8_t buf[70000 + WFS_VIEW_SCRATCH];
+		CHECK(wfs_view_read(&npy, m, &iq, buf, (size_t)s.size, 0) == (ssize_t)s.size);
+		const char *want = "{'descr': '|u1', 'fortran_order': False, 'shape': (66000,), }";
+		CHECK(memcmp(buf + 10, want, strlen(want)) == 0);
+		CHECK(memcmp(buf + s.header, (const uint8_t *)m->shards[iq.shard].memory + iq.offset, 66000) == 0);
+		wfs_tensor_shown(&f32, m, &iq, &s);
+		CHECK(!s.bytes && !s.decoded && s.dtype == WFS_DT_IQ2_XXS && s.size == 66000 && s.header == 0);
+	}
+
 	/* The namespace: NAME.npy, sizes of the view, ONE read call. */
 	struct wfs_namespace *ns = NULL;
 	CHECK(wfs_namespace_build_view(m, WFS_LAYOUT_FLAT, &npy, NULL, &ns, &err) == 0);
