@@ -112,7 +112,7 @@ const char *wfs_quote(const char *s, size_t len, char *out);
  * @p header_len bytes that follow the 8-byte length; @p file_size is the
  * whole file's size. Returns 0 or WFS_EINVALID (or -ENOMEM).
  */
-int wfs_st_parse_header(struct wfs_model *m, uint32_t shard, const char *label, const struct wfs_warn *warn,
+int wfs_st_parse_header(struct wfs_model *m, uint32_t shard, uint32_t group, const char *label, const struct wfs_warn *warn,
 			const char *header, size_t header_len, uint64_t file_size,
 			struct wfs_error *err);
 
@@ -163,6 +163,9 @@ bool wfs_shard_path_ok(const char *path, size_t len);
 
 /** Reads exactly @p len bytes at @p off from @p fd: 0, -EIO if the file is shorter, or -errno. */
 int wfs_read_exact(int fd, void *buf, size_t len, uint64_t off);
+
+/** An empty model (group 0, the root, only); NULL when out of memory. */
+struct wfs_model *wfs_model_new(void);
 
 /** Appends a shard named @p name (not opened yet); sets *out. 0 or -ENOMEM. */
 int wfs_model_add_shard(struct wfs_model *m, const char *name, size_t len, uint32_t *out);

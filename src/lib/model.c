@@ -17,7 +17,7 @@
 /* Descriptors left for everything else (FUSE, extra files being read). */
 #define FD_RESERVE 64
 
-static struct wfs_model *model_new(void)
+struct wfs_model *wfs_model_new(void)
 {
 	struct wfs_model *m = calloc(1, sizeof(*m));
 	if (m == NULL)
@@ -204,7 +204,7 @@ int wfs_model_open(const char *source, const struct wfs_open_options *opts,
 		wfs_error_add(err, "format=%s: unknown format (known: %s)", opts->format, names);
 		return -EINVAL;
 	}
-	struct wfs_model *m = model_new();
+	struct wfs_model *m = wfs_model_new();
 	if (m == NULL)
 		return -ENOMEM;
 	int rc;
@@ -228,7 +228,7 @@ int wfs_model_open_memory(const void *data, size_t size, const char *label,
 			  struct wfs_model **out, struct wfs_error *err)
 {
 	*out = NULL;
-	struct wfs_model *m = model_new();
+	struct wfs_model *m = wfs_model_new();
 	if (m == NULL)
 		return -ENOMEM;
 	uint32_t shard;

@@ -314,7 +314,7 @@ static int load_headers(struct wfs_model *m, struct wfs_remote *r, const char *s
 		if (p->q.rc < 0 || p->shard == UINT32_MAX || hlens[i] == UINT64_MAX)
 			continue;
 		const char *name = wfs_model_str(m, m->shards[p->shard].name);
-		int r2 = wfs_st_parse_header(m, p->shard, name, warn, (const char *)p->q.buf + 8, (size_t)hlens[i],
+		int r2 = wfs_st_parse_header(m, p->shard, 0, name, warn, (const char *)p->q.buf + 8, (size_t)hlens[i],
 					     p->f->size, err);
 		if (r2 < 0 && (rc == 0 || r2 == -ENOMEM))
 			rc = r2;

@@ -495,12 +495,16 @@ static int open_directory(struct wfs_build *b, const char *source, struct wfs_er
 		names_free(&files);
 		return rc;
 	}
-	char names[256];
-	wfs_format_names(names, sizeof(names));
-	if (only)
-		wfs_error_add(err, "%s: no %s model here", source, only->name);
-	else
-		wfs_error_add(err, "%s: no model files here (looked for %s)", source, names);
+	/* Say what was looked for: every extension of every format asked. */
+	char looked[512];
+	size_t o = 0;
+	looked[0] = '\0';
+	for (size_t i = 0; wfs_formats[i] && o < sizeof(looked); i++)
+		for (size_t e = 0; (!only || wfs_formats[i] == only) && wfs_formats[i]->extensions &&
+				   wfs_formats[i]->extensions[e] && o < sizeof(looked); e++)
+			o += (size_t)snprintf(looked + o, sizeof(looked) - o, "%s*%s", o ? ", " : "",
+					      wfs_formats[i]->extensions[e]);
+	wfs_error_add(err, "%s: no model index and no model files (looked for %s)", source, looked);
 	return -ENOENT;
 }
 
