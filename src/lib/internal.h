@@ -180,6 +180,42 @@ int wfs_model_open_shard(struct wfs_model *m, uint32_t i, const char *who, struc
 int wfs_resolve_local(struct wfs_model *m, const char *source, const struct wfs_open_options *opts,
 		      struct wfs_error *err);
 
+/** A list of names (resolve.c). */
+struct wfs_names {
+	char **v;
+	size_t n, cap;
+};
+int wfs_names_add(struct wfs_names *l, const char *s);
+void wfs_names_free(struct wfs_names *l);
+
+/**
+ * A model directory as resolve.c sees it, local or remote: which files it
+ * has and their bytes. Shards are then opened with wfs_model_open_shard().
+ */
+struct wfs_dir_ops {
+	/** Appends the regular files at the top whose names end with @p suffix. 0 or -errno. */
+	int (*list)(void *ctx, const char *suffix, struct wfs_names *out);
+	/** Whether @p path (relative, may have '/') is a file of the directory. */
+	bool (*exists)(void *ctx, const char *path);
+	/** Reads a whole file of at most @p limit bytes (NUL-terminated). 0, -ENOENT, -EINVAL (not a file), -EFBIG, -errno. */
+	int (*read_file)(void *ctx, const char *path, size_t limit, char **out, size_t *len);
+	/** Reads the first bytes of a file, for probing: how many, or -errno. */
+	ssize_t (*read_head)(void *ctx, const char *path, uint8_t *buf, size_t cap);
+};
+
+struct wfs_dir {
+	const struct wfs_dir_ops *ops;
+	void *ctx;
+};
+
+/** Resolves the model of directory @p d (README, "What SOURCE can be"). */
+int wfs_resolve_dir(struct wfs_model *m, const struct wfs_dir *d, const char *source,
+		    const struct wfs_open_options *opts, struct wfs_error *err);
+
+/** Resolves one file of @p d given as SOURCE: an index, or a model file (all its parts when it splits). */
+int wfs_resolve_file(struct wfs_model *m, const struct wfs_dir *d, const char *name,
+		     const struct wfs_open_options *opts, struct wfs_error *err);
+
 /**
  * Writes @p path without "." and empty components into @p out (room for
  * len + 1 bytes); returns the new length (0 when nothing is left).
