@@ -236,6 +236,9 @@ int wfs_extras_scan(struct wfs_model *m, const struct wfs_str *skip, size_t nski
 int wfs_remote_open_model(struct wfs_model *m, const char *source, const struct wfs_open_options *opts,
 			  struct wfs_error *err);
 
+/** Opens shard @p i of a remote model: the file of its name in the listing (wfs_model_open_shard). */
+int wfs_remote_open_shard(struct wfs_model *m, uint32_t i, const char *who, struct wfs_error *err);
+
 /** Reads exactly len bytes at off of a remote file: len, or a negative errno (-EIO). */
 ssize_t wfs_remote_pread(struct wfs_remote_file *f, void *buf, size_t len, uint64_t off);
 

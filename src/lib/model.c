@@ -82,12 +82,8 @@ static size_t fd_budget(void)
 int wfs_model_open_shard(struct wfs_model *m, uint32_t i, const char *who, struct wfs_error *err)
 {
 	struct wfs_shard *s = &m->shards[i];
-	if (m->remote) {
-		char q[WFS_QUOTE_MAX];
-		wfs_error_add(err, "%s: files a model refers to are not fetched from remote sources yet",
-			      wfs_quote(wfs_model_str(m, s->name), s->name.len, q));
-		return WFS_EINVALID;
-	}
+	if (m->remote)
+		return wfs_remote_open_shard(m, i, who, err);
 	if (m->dirfd < 0) {
 		char q[WFS_QUOTE_MAX];
 		wfs_error_add(err, "%s: a model held in memory cannot refer to other files",
