@@ -430,7 +430,7 @@ static bool read_metadata(struct header *h)
 				h->rc = -ENOMEM;
 				break;
 			} else {
-				m->metadata[m->nmetadata++] = (struct wfs_kv){k, v, false};
+				m->metadata[m->nmetadata++] = (struct wfs_kv){.key = k, .value = v, .json = false, .space = WFS_KV_METADATA, .group = 0};
 			}
 		}
 		if (ok && !next_member(h, '}', &more))
