@@ -14,9 +14,23 @@
  * (ggml/src/ggml-quants.c, dequantize_row_*) in order and in type, so that
  * results are bit-identical: e.g. Q4_K computes d1 = d * sc and m1 = min * m
  * once per sub-block, then d1 * q - m1 per element, as two roundings. These
- * files must not be compiled with floating-point contraction (FMA): the
- * project builds with -std=c17, under which GCC does not contract, and the
- * files say `#pragma STDC FP_CONTRACT OFF` for clang.
+ * files must not be compiled with floating-point contraction (a fused
+ * multiply-add rounds once and gives other bits): each says so with a
+ * pragma (`STDC FP_CONTRACT OFF` for clang, `GCC optimize("fp-contract=off")`
+ * for GCC, which would otherwise fuse in gnu modes with -march=haswell).
+ * In fact every product that is followed by an addition here is exact (a
+ * half's 11 significant bits times integers of at most 6 + 4 bits), so
+ * fusing would not change a bit today (checked: a -march=haswell gnu17
+ * build with FMA passes test_ggml_decode); the pragmas keep that from being
+ * an argument the code depends on. Where products do round (Q6_K's
+ * (d * sc) * q, IQ4_XS's (d * (ls - 32)) * kvalue), the grouping is ggml's,
+ * and the tests fail on the other grouping.
+ *
+ * Special scales decode by plain IEEE arithmetic, as in ggml: an Inf scale
+ * gives +-Inf, and NaN where the quant is 0 (0 * Inf) or where Inf - Inf
+ * occurs; a NaN scale gives NaN (on x86 the scale's own quieted NaN; which
+ * of two NaN operands survives a sum is the compiler's choice, in ggml as
+ * here); subnormal scales give exact products.
  */
 #ifndef WEIGHTFS_DECODE_GGML_BLOCKS_H
 #define WEIGHTFS_DECODE_GGML_BLOCKS_H

@@ -11,8 +11,11 @@
  * is one product (and one subtraction), so the inner loops are plain
  * vectorisable loops over 16 or 32 elements.
  */
+/* No fused multiply-add: ggml rounds every product (see ggml_blocks.h). */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
 #endif
 
 #include "ggml_blocks.h"

@@ -10,8 +10,11 @@
  * types put element j in the low nibble of byte j and element j + 16 in its
  * high nibble.
  */
+/* No fused multiply-add: ggml rounds every product (see ggml_blocks.h). */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
 #endif
 
 #include "ggml_blocks.h"

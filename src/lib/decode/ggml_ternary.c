@@ -7,8 +7,11 @@
  * (little-endian, no padding). Values and order: dequantize_row_tq1_0 and
  * dequantize_row_tq2_0 of ggml/src/ggml-quants.c.
  */
+/* No fused multiply-add: ggml rounds every product (see ggml_blocks.h). */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
 #endif
 
 #include "ggml_blocks.h"
