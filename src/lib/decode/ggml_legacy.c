@@ -61,6 +61,17 @@ void wfs_ggml_q4_1(const uint8_t *restrict src, size_t nblocks, float *restrict 
 }
 
 /*
+ * Bit j of Q5's qh word, as a table rather than a shift by j: a test against
+ * a vector of masks vectorises (SSE2 has no per-lane variable shift).
+ */
+static const uint32_t bit[32] = {
+	1u << 0, 1u << 1, 1u << 2, 1u << 3, 1u << 4, 1u << 5, 1u << 6, 1u << 7,
+	1u << 8, 1u << 9, 1u << 10, 1u << 11, 1u << 12, 1u << 13, 1u << 14, 1u << 15,
+	1u << 16, 1u << 17, 1u << 18, 1u << 19, 1u << 20, 1u << 21, 1u << 22, 1u << 23,
+	1u << 24, 1u << 25, 1u << 26, 1u << 27, 1u << 28, 1u << 29, 1u << 30, 1u << 31,
+};
+
+/*
  * block_q5_0 (22 bytes): d (f16), qh[4] (a little-endian 32-bit word whose
  * bit j is the fifth bit of element j), qs[16]. dequantize_row_q5_0:
  * y = (q - 16) * d.
@@ -72,8 +83,8 @@ void wfs_ggml_q5_0(const uint8_t *restrict src, size_t nblocks, float *restrict 
 		const uint32_t qh = wfs_ggml_ld32(src + 2);
 		const uint8_t *qs = src + 6;
 		for (int j = 0; j < 16; j++) {
-			int lo = (int)((qs[j] & 0x0f) | ((qh >> j) & 1u) << 4);
-			int hi = (int)((qs[j] >> 4) | ((qh >> (j + 16)) & 1u) << 4);
+			int lo = (int)((qs[j] & 0x0fu) | ((qh & bit[j]) ? 0x10u : 0));
+			int hi = (int)(((unsigned)qs[j] >> 4) | ((qh & bit[j + 16]) ? 0x10u : 0));
 			dst[j] = (float)(lo - 16) * d;
 			dst[j + 16] = (float)(hi - 16) * d;
 		}
@@ -89,8 +100,8 @@ void wfs_ggml_q5_1(const uint8_t *restrict src, size_t nblocks, float *restrict 
 		const uint32_t qh = wfs_ggml_ld32(src + 4);
 		const uint8_t *qs = src + 8;
 		for (int j = 0; j < 16; j++) {
-			unsigned lo = (qs[j] & 0x0fu) | ((qh >> j) & 1u) << 4;
-			unsigned hi = (qs[j] >> 4) | ((qh >> (j + 16)) & 1u) << 4;
+			unsigned lo = (qs[j] & 0x0fu) | ((qh & bit[j]) ? 0x10u : 0);
+			unsigned hi = ((unsigned)qs[j] >> 4) | ((qh & bit[j + 16]) ? 0x10u : 0);
 			dst[j] = (float)lo * d + m;
 			dst[j + 16] = (float)hi * d + m;
 		}
