@@ -18,7 +18,7 @@
 
 /*
  * TQ1_0 packs five trits per byte as a fixed-point fraction: the byte is
- * round(v * 256 / 243) for a base-3 number v whose first digit is the most
+ * ceil(v * 256 / 243) (quantize_row_tq1_0_ref) for a base-3 number v whose first digit is the most
  * significant. Digit n (0..4) is recovered by multiplying by 3^n modulo 256
  * (dropping the digits before it) and taking the top of q * 3, i.e.
  * (q * 3) >> 8, which is 0, 1 or 2: the trit, minus one.
