@@ -18,10 +18,11 @@
 
 /*
  * TQ1_0 packs five trits per byte as a fixed-point fraction: the byte is
- * ceil(v * 256 / 243) (quantize_row_tq1_0_ref) for a base-3 number v whose first digit is the most
- * significant. Digit n (0..4) is recovered by multiplying by 3^n modulo 256
- * (dropping the digits before it) and taking the top of q * 3, i.e.
- * (q * 3) >> 8, which is 0, 1 or 2: the trit, minus one.
+ * ceil(v * 256 / 243) (ggml's quantize_row_tq1_0_ref) for the base-3
+ * number v whose first digit is the most significant. Digit n (0..4) is
+ * recovered by multiplying the byte by 3^n modulo 256 (dropping the digits
+ * before it) and taking (q * 3) >> 8, which is 0, 1 or 2; the value is that
+ * digit minus one.
  */
 static inline float trit(uint8_t byte, unsigned pow3)
 {
