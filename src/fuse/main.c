@@ -28,6 +28,7 @@
 
 #include "fs.h"
 #include "tune.h"
+#include "weightfs/xattr.h"
 
 enum exit_code {
 	EXIT_OK = 0,
@@ -395,6 +396,8 @@ static int load(const struct options *o, const struct fuse_cmdline_opts *cmd, en
 	int rc = wfs_model_open(o->source, &open_opts, model, &err);
 	if (rc == 0)
 		rc = wfs_namespace_build(*model, layout, &open_opts.warn, ns, &err);
+	if (rc == 0) /* attributes the kernel could not return are left out: say which */
+		wfs_xattr_warn_omitted(*model, *ns, &open_opts.warn);
 	print_problems(&err);
 	wfs_error_clear(&err);
 	if (rc == -ENOMEM)

@@ -4,7 +4,9 @@
  * the index's own metadata.
  *
  * Shard paths are untrusted: each must be a relative path that stays inside
- * the model directory, with no backslash and no control character.
+ * the model directory, with no backslash and no control character. They are
+ * normalised ("." and empty components dropped: "./x" and "s//x" are "x" and
+ * "s/x") before anything compares them, so one file is always one shard.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,28 @@ bool wfs_shard_path_ok(const char *path, size_t len)
 		start = end + 1;
 	}
 	return true;
+}
+
+/*
+ * Writes @p path without its "." and empty components to @p out (room for
+ * len bytes); returns the new length, 0 when nothing is left.
+ */
+static size_t normalise_path(const char *path, size_t len, char *out)
+{
+	size_t o = 0;
+	for (size_t start = 0; start < len;) {
+		const char *slash = memchr(path + start, '/', len - start);
+		size_t end = slash ? (size_t)(slash - path) : len;
+		size_t n = end - start;
+		if (n > 0 && !(n == 1 && path[start] == '.')) {
+			if (o)
+				out[o++] = '/';
+			memcpy(out + o, path + start, n);
+			o += n;
+		}
+		start = end + 1;
+	}
+	return o;
 }
 
 static int compare_str(const void *a, const void *b, void *arena)
@@ -146,6 +170,8 @@ int wfs_index_parse(struct wfs_model *m, const char *label, const char *text,
 	json_object_object_get_ex(root, "weight_map", &map);
 	json_object_object_get_ex(root, "metadata", &meta);
 	struct wfs_str *paths = NULL;
+	char *norm = NULL;
+	size_t norm_cap = 0;
 	rc = add_index_metadata(m, meta, label, err);
 	if (map == NULL) {
 		wfs_error_add(err, "%s: \"weight_map\" is missing", label);
@@ -172,12 +198,18 @@ int wfs_index_parse(struct wfs_model *m, const char *label, const char *text,
 			rc = WFS_EINVALID;
 			continue;
 		}
-		const char *path = json_object_get_string(shard);
-		size_t plen = (size_t)json_object_get_string_len(shard);
-		if (!wfs_shard_path_ok(path, plen)) {
+		const char *raw = json_object_get_string(shard);
+		size_t rawlen = (size_t)json_object_get_string_len(shard);
+		if (WFS_GROW(norm, norm_cap, 0, rawlen + 1) < 0) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		const char *path = norm;
+		size_t plen = normalise_path(raw, rawlen, norm);
+		if (!wfs_shard_path_ok(raw, rawlen) || plen == 0) {
 			wfs_quote(tensor, strlen(tensor), tq);
 			wfs_error_add(err, "%s: weight_map: tensor %s: shard %s is not a relative path inside the model directory",
-				      label, tq, wfs_quote(path, plen, sq));
+				      label, tq, wfs_quote(raw, rawlen, sq));
 			rc = WFS_EINVALID;
 			continue;
 		}
@@ -192,6 +224,7 @@ int wfs_index_parse(struct wfs_model *m, const char *label, const char *text,
 	if (rc == 0)
 		rc = collect_shards(idx, paths);
 out:
+	free(norm);
 	free(paths);
 	json_object_put(root);
 	if (rc < 0)

@@ -332,6 +332,8 @@ static int open_indexed(struct wfs_model *m, const char *index_name, const struc
 	free(text);
 	if (rc < 0)
 		return rc;
+	if (idx.nentries == 0)
+		wfs_warnf(warn, "%s: weight_map is empty: the model has no tensors", index_name);
 	m->sharded = true;
 	if ((rc = wfs_arena_add(m, index_name, strlen(index_name), &m->index_name)) < 0)
 		goto out;
@@ -402,17 +404,69 @@ static int open_merged(struct wfs_model *m, const char *dirname, const struct wf
 	return rc;
 }
 
+static bool is_dir_at(int dirfd, const char *path)
+{
+	struct stat st;
+	return fstatat(dirfd, path, &st, 0) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Writes the names in snapshots/ to @p out, sorted, comma-separated (cut with "..."). */
+static void list_snapshots(int dirfd, char *out, size_t cap)
+{
+	out[0] = '\0';
+	int fd = openat(dirfd, "snapshots", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+	if (dir == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	char **names = NULL;
+	size_t n = 0, ncap = 0;
+	struct dirent *d;
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.' || WFS_GROW(names, ncap, n, 1) < 0 || (names[n] = strdup(d->d_name)) == NULL)
+			continue;
+		n++;
+	}
+	closedir(dir);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), compare_names);
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		char q[WFS_QUOTE_MAX];
+		if (o + 8 < cap)
+			o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? ", " : "",
+					      o + strlen(names[i]) + 8 < cap ? wfs_quote(names[i], strlen(names[i]), q) : "...");
+		free(names[i]);
+	}
+	free(names);
+	if (n == 0)
+		snprintf(out, cap, "none");
+}
+
 /*
- * A Hugging Face cache repository (models--org--name/) holds no model itself:
- * refs/main names the snapshot to open. Returns a descriptor of that
- * snapshot, or -1 when @p dirfd is not such a repository.
+ * A Hugging Face cache repository (models--org--name/: blobs/, refs/,
+ * snapshots/) holds no model itself: refs/main names the snapshot to open.
+ * Returns a descriptor of that snapshot, -1 when @p dirfd is not such a
+ * repository, or -ENOENT (said in @p err, with the snapshots there are) when
+ * refs/main is missing or names a snapshot that is not there.
  */
-static int hf_repo_snapshot(int dirfd)
+static int hf_repo_snapshot(int dirfd, const char *source, struct wfs_error *err)
 {
 	char *ref = NULL;
 	size_t len = 0;
-	if (faccessat(dirfd, INDEX_NAME, F_OK, 0) == 0 || read_small_file(dirfd, "refs/main", &ref, &len, 256) < 0)
+	char snaps[1024];
+	if (faccessat(dirfd, INDEX_NAME, F_OK, 0) == 0)
 		return -1;
+	if (read_small_file(dirfd, "refs/main", &ref, &len, 256) < 0) {
+		if (!is_dir_at(dirfd, "snapshots") || !is_dir_at(dirfd, "blobs"))
+			return -1;
+		list_snapshots(dirfd, snaps, sizeof(snaps));
+		wfs_error_add(err, "%s: a Hugging Face cache repository without refs/main, which names the snapshot "
+			      "to mount; snapshots there: %s (mount one of %s/snapshots/REVISION)", source, snaps, source);
+		return -ENOENT;
+	}
 	while (len && (ref[len - 1] == '\n' || ref[len - 1] == ' ' || ref[len - 1] == '\r'))
 		ref[--len] = '\0';
 	bool plain = len > 0;
@@ -425,6 +479,13 @@ static int hf_repo_snapshot(int dirfd)
 		snprintf(path, sizeof(path), "snapshots/%s", ref);
 		fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
+	if (fd < 0) {
+		char q[WFS_QUOTE_MAX];
+		list_snapshots(dirfd, snaps, sizeof(snaps));
+		wfs_error_add(err, "%s: refs/main names snapshot %s, which is not in snapshots/; snapshots there: %s "
+			      "(mount one of %s/snapshots/REVISION)", source, wfs_quote(ref, len, q), snaps, source);
+		fd = -ENOENT;
+	}
 	free(ref);
 	return fd;
 }
@@ -432,7 +493,9 @@ static int hf_repo_snapshot(int dirfd)
 static int open_directory(struct wfs_model *m, const char *source, const struct wfs_open_options *opts,
 			  struct wfs_error *err)
 {
-	int snap = hf_repo_snapshot(m->dirfd);
+	int snap = hf_repo_snapshot(m->dirfd, source, err);
+	if (snap < -1)
+		return snap;
 	if (snap >= 0) {
 		close(m->dirfd);
 		m->dirfd = snap;
