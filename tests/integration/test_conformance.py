@@ -7,6 +7,7 @@ made before mounting (mountpoint, /dev/fuse, readahead, uid/gid/umask)."""
 import json
 import os
 import posixpath
+import re
 import stat
 import subprocess
 from pathlib import Path
@@ -341,3 +342,126 @@ def test_uid_gid_umask_bad_values(run_weightfs, new_mountpoint, small_model, opt
     result = run_weightfs("-o", opt, small_model, mnt)
     assert result.returncode == EXIT_USAGE, result.stderr
     assert not mounted(mnt)
+
+
+# --- weightfs-inspect ----------------------------------------------------------------
+
+# Names that need escaping in text output, and one that merely looks escaped.
+AWKWARD = {
+    "a\nb": ("U8", (1,)),
+    "a\\x0ab": ("U8", (2,)),
+    "back\\slash": ("U8", (3,)),
+    "cr\rhere": ("U8", (4,)),
+    "tab\there": ("U8", (5,)),
+    "plain.name": ("U8", (6,)),
+}
+
+
+@pytest.fixture
+def awkward_model(tmp_path):
+    tensors = random_tensors(AWKWARD, seed=5)
+    return write_safetensors(tmp_path / "awkward.safetensors", tensors), tensors
+
+
+def test_text_output_escaping_is_reversible(awkward_model):
+    source, _ = awkward_model
+    ls = inspect("ls", source)
+    assert ls.returncode == 0, ls.stderr
+    names = [line.split("  ")[0] for line in ls.stdout.splitlines()[1:]]
+    assert len(set(names)) == len(AWKWARD)
+    assert "a\\x0ab" in names and "a\\\\x0ab" in names and "back\\\\slash" in names
+
+    def unescape(text):
+        return re.sub(r"\\(\\|x[0-9a-f]{2})",
+                      lambda m: "\\" if m.group(1) == "\\" else chr(int(m.group(1)[1:], 16)), text)
+    assert sorted(unescape(n) for n in names) == sorted(AWKWARD)
+
+
+def test_hash_lines_are_exactly_sha256sum_output(awkward_model, tmp_path):
+    source, tensors = awkward_model
+    files = tmp_path / "files"
+    files.mkdir()
+    for name, (_, _, data) in tensors.items():
+        (files / name).write_bytes(data)
+    want = subprocess.run(["sha256sum", "--", *sorted(tensors)], cwd=files, capture_output=True,
+                          check=True).stdout.decode().splitlines()
+    got = inspect("verify", "--hash", source)
+    assert got.returncode == 0, got.stderr
+    assert sorted(got.stdout.splitlines()) == sorted(want)
+    assert any(line.startswith("\\") for line in want)  # the test covers the escaped form
+    assert "valid: 6 tensors" in got.stderr and "valid" not in got.stdout
+    check = subprocess.run(["sha256sum", "-c", "--strict", "-"], cwd=files, input=got.stdout.encode(),
+                           capture_output=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.fixture
+def nested_model(tmp_path):
+    """Names that become directories, clash with directories (%file), need
+    encoding (%, /) or escaping in a checksum file (backslash)."""
+    spec = {"model.layers.0.mlp.up_proj.weight": ("F32", (2, 3)),
+            "model.layers.0.mlp.down_proj.weight": ("BF16", (3,)),
+            "model.layers.10.attn.q": ("U8", (5,)),
+            "model.norm.weight": ("F16", (4,)),
+            "a.b": ("U8", (1,)), "a.b.c.d": ("U8", (2,)),
+            "odd/name.100%.w": ("U8", (3,)), "back\\slash.x.y": ("I16", (2,)),
+            "lm_head.weight": ("U8", (7,))}
+    return write_safetensors(tmp_path / "nested.safetensors", random_tensors(spec, seed=3))
+
+
+@pytest.mark.parametrize("layout", expect.LAYOUTS)
+def test_sha256sum_check_inside_a_mount_of_each_layout(mount, nested_model, tmp_path, layout):
+    mnt = mount(nested_model, "-o", f"layout={layout}")
+    opt = "--paths" if layout == "modules" else f"--paths={layout}"
+    sums = inspect("verify", "--hash", opt, nested_model)
+    assert sums.returncode == 0, sums.stderr
+    assert len(sums.stdout.splitlines()) == 9
+    check = subprocess.run(["sha256sum", "-c", "--strict", "-"], cwd=mnt, input=sums.stdout.encode(),
+                           capture_output=True)
+    assert check.returncode == 0, (check.stdout + check.stderr).decode(errors="replace")
+    assert check.stdout.decode().count(": OK\n") == 9
+    # and the oracle's paths, not only sha256sum's opinion
+    ns = expect.Namespace(expect.load_model(nested_model), layout)
+    listed = sorted(line.split("  ", 1)[1] for line in sums.stdout.splitlines() if "\\" not in line)
+    assert listed == sorted(p for p in ns.files if "\\" not in p)
+
+
+def test_paths_needs_hash_and_a_layout(nested_model):
+    assert inspect("verify", "--paths", nested_model).returncode == EXIT_USAGE
+    bad = inspect("verify", "--hash", "--paths=bogus", nested_model)
+    assert bad.returncode == EXIT_USAGE and "expected modules, tree or flat" in bad.stderr
+
+
+def test_inspect_paths_inside_a_mount(mount, nested_model):
+    mnt = mount(nested_model, "-o", "layout=tree")
+    direct = inspect("stats", nested_model, "model.norm.weight")
+    inside = inspect("stats", mnt / "model" / "norm" / "weight")
+    assert inside.returncode == 0, inside.stderr
+    assert inside.stdout == direct.stdout and "inside a weightfs mount" in inside.stderr
+    ls = inspect("ls", mnt / "model" / "layers")
+    assert ls.returncode == 0, ls.stderr
+    assert [line.split()[0] for line in ls.stdout.splitlines()[1:]] == [
+        "model.layers.0.mlp.down_proj.weight", "model.layers.0.mlp.up_proj.weight",
+        "model.layers.10.attn.q"]
+    hashes = inspect("verify", "--hash", "--paths=tree", mnt / "model")
+    assert hashes.returncode == 0, hashes.stderr
+    assert len(hashes.stdout.splitlines()) == 4
+    check = subprocess.run(["sha256sum", "-c", "--strict", "-"], cwd=mnt, input=hashes.stdout.encode(),
+                           capture_output=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    root = inspect("ls", mnt)
+    assert root.returncode == 0 and root.stdout == inspect("ls", nested_model).stdout
+    summary = inspect("summary", mnt / "model")
+    assert summary.returncode == EXIT_USAGE and f"summary {nested_model}" in summary.stderr
+    both = inspect("ls", mnt / "model", "x*")
+    assert both.returncode == EXIT_USAGE and "not both" in both.stderr
+
+
+def test_inspect_an_ordinary_file_inside_a_mount(mount, tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    write_safetensors(model / "model.safetensors", random_tensors({"w": ("U8", (1,))}))
+    (model / "config.json").write_text("{}")
+    mnt = mount(model)
+    r = inspect("ls", mnt / "config.json")
+    assert r.returncode == EXIT_USAGE and "ordinary file of the model directory" in r.stderr, r.stderr
