@@ -79,6 +79,23 @@ def test_metadata_key_too_long_for_an_xattr_name_is_not_listed(run_weightfs, new
     assert long_key in json.loads(summary.stdout)["metadata"]
 
 
+def test_index_metadata_key_too_long_for_an_xattr_name_is_not_listed(run_weightfs, new_mountpoint, tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    write_safetensors(model / "a.safetensors", random_tensors({"w": ("U8", (2,))}))
+    long_key, longest_key = "i" * 245, "h" * 244  # user.index. + key: 256 and 255 bytes
+    index = {"metadata": {long_key: 1, longest_key: "x"}, "weight_map": {"w": "a.safetensors"}}
+    (model / expect.INDEX_NAME).write_text(json.dumps(index))
+    mnt = new_mountpoint()
+    result = run_weightfs(model, mnt)
+    assert result.returncode == 0, result.stderr
+    names = os.listxattr(mnt)
+    assert names == OWN_ROOT_ATTRS + [f"user.index.{longest_key}"]
+    assert_listed_names_read(mnt, names)
+    assert any(long_key[:100] in line and "256 bytes" in line for line in warnings(result.stderr)), \
+        result.stderr
+
+
 def test_root_name_list_stays_within_the_kernel_limit(run_weightfs, new_mountpoint, tmp_path):
     keys = [f"quant.layer{i:05d}.scale" for i in range(1800)]
     source = model_with_metadata(tmp_path, {k: "0.5" for k in keys})
