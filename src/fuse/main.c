@@ -393,6 +393,10 @@ static int check_options(const struct options *o, const char *prog, enum wfs_lay
 		fprintf(stderr, "weightfs: readahead_kb=%d: expected a number of KiB >= 0\n", o->readahead_kb);
 		return -1;
 	}
+	if ((o->has_uid && o->uid == UINT_MAX) || (o->has_gid && o->gid == UINT_MAX)) {
+		fprintf(stderr, "weightfs: %s=-1 is not an id\n", o->has_uid && o->uid == UINT_MAX ? "uid" : "gid");
+		return -1;
+	}
 	if (o->umask > 0777) {
 		fprintf(stderr, "weightfs: umask=%o: expected octal permission bits, at most 777\n", o->umask);
 		return -1;
@@ -553,8 +557,10 @@ static int mount_and_serve(struct fuse_session *se, const struct options *o, con
 	struct stat st;
 	errno = 0;
 	if (stat(o->mountpoint, &st) < 0 || !S_ISDIR(st.st_mode) || !realpath(o->mountpoint, mountpoint)) {
-		fprintf(stderr, "weightfs: mountpoint %s: %s\n", o->mountpoint,
-			errno ? strerror(errno) : "not a directory");
+		int e = errno;
+		fprintf(stderr, "weightfs: mountpoint %s: %s%s%s\n", o->mountpoint, e ? strerror(e) : "not a directory",
+			e == ENOTCONN ? ": a FUSE mount whose daemon is gone; unmount it first: fusermount3 -u " : "",
+			e == ENOTCONN ? o->mountpoint : "");
 		return EXIT_MOUNT;
 	}
 	if (check_mountpoint(mountpoint, o->nonempty) < 0)

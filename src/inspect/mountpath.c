@@ -210,12 +210,8 @@ int resolve_mount_paths(struct cli *cli, const struct command *cmd, struct mount
 			       "one, and holds no safetensors header: run " PROG " on the model it came from", path);
 			return EXIT_USAGE;
 		}
-		if (!is_tensor && !is_dir) {
-			errorf("%s is an ordinary file of the model directory in a weightfs mount of %s, not a "
-			       "tensor: run " PROG " %s on %s or on a tensor file or directory of the mount", path,
-			       source, cmd->name, point);
-			return EXIT_USAGE;
-		}
+		if (!is_tensor && !is_dir)
+			continue; /* a file of the model directory, shown as it is: a SOURCE like any other */
 		struct stat st;
 		if (!wfs_source_is_remote(source) && stat(source, &st) < 0) {
 			errorf("%s is inside a weightfs mount (at %s) of \"%s\", which is not a SOURCE " PROG " can open "

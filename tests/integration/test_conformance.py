@@ -265,6 +265,19 @@ def test_refuses_a_mountpoint_with_a_fuse_mount(mount, run_weightfs, small_model
     assert mounts_at(mnt) == 1
 
 
+def test_refuses_a_dead_fuse_mount_with_advice(mount_process, run_weightfs, small_model):
+    m = mount_process(small_model, foreground=True)
+    m.proc.kill()
+    m.proc.wait()
+    result = run_weightfs(small_model, m.mountpoint)
+    assert result.returncode == EXIT_MOUNT, result.stderr
+    # stat may still be answered from the kernel's cache, or fail with ENOTCONN
+    assert "already has a FUSE mount" in result.stderr or \
+        "Transport endpoint is not connected" in result.stderr, result.stderr
+    assert f"fusermount3 -u {m.mountpoint}" in result.stderr
+    assert mounts_at(m.mountpoint) == 1
+
+
 def test_refuses_a_non_empty_mountpoint_unless_nonempty(run_weightfs, new_mountpoint, small_model):
     mnt = new_mountpoint()
     (mnt / "kept.txt").write_text("mine\n")
@@ -353,7 +366,7 @@ def test_uid_gid_umask(mount, small_model):
     assert (mnt / "d").read_bytes() == Path(small_model).read_bytes()[-4:]
 
 
-@pytest.mark.parametrize("opt", ["umask=1000", "umask=9", "uid=abc", "gid=-"])
+@pytest.mark.parametrize("opt", ["umask=1000", "umask=9", "uid=abc", "gid=-", "uid=-1"])
 def test_uid_gid_umask_bad_values(run_weightfs, new_mountpoint, small_model, opt):
     mnt = new_mountpoint()
     result = run_weightfs("-o", opt, small_model, mnt)
@@ -475,10 +488,14 @@ def test_inspect_paths_inside_a_mount(mount, nested_model):
 
 
 def test_inspect_an_ordinary_file_inside_a_mount(mount, tmp_path):
+    """A file of the model directory is shown as it is: inspect reads it as itself."""
     model = tmp_path / "model"
-    model.mkdir()
+    (model / "original").mkdir(parents=True)
     write_safetensors(model / "model.safetensors", random_tensors({"w": ("U8", (1,))}))
-    (model / "config.json").write_text("{}")
+    write_safetensors(model / "original" / "consolidated.safetensors",
+                      random_tensors({"other.weight": ("U8", (2,))}))
     mnt = mount(model)
-    r = inspect("ls", mnt / "config.json")
-    assert r.returncode == EXIT_USAGE and "ordinary file of the model directory" in r.stderr, r.stderr
+    r = inspect("ls", mnt / "original" / "consolidated.safetensors")
+    assert r.returncode == 0, r.stderr
+    assert [line.split()[0] for line in r.stdout.splitlines()[1:]] == ["other.weight"]
+    assert "weightfs mount" not in r.stderr
