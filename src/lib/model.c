@@ -433,11 +433,16 @@ static void list_snapshots(int dirfd, char *out, size_t cap)
 	if (n > 1)
 		qsort(names, n, sizeof(*names), compare_names);
 	size_t o = 0;
+	bool cut = false;
 	for (size_t i = 0; i < n; i++) {
 		char q[WFS_QUOTE_MAX];
-		if (o + 8 < cap)
-			o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? ", " : "",
-					      o + strlen(names[i]) + 8 < cap ? wfs_quote(names[i], strlen(names[i]), q) : "...");
+		wfs_quote(names[i], strlen(names[i]), q);
+		if (!cut && o + strlen(q) + 8 >= cap) {
+			snprintf(out + o, cap - o, "%s...", i ? ", " : "");
+			cut = true;
+		} else if (!cut) {
+			o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? ", " : "", q);
+		}
 		free(names[i]);
 	}
 	free(names);

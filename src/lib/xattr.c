@@ -57,7 +57,7 @@ struct walk {
 	attr_fn *fn;
 	void *ctx;
 	size_t listed; /* bytes of the name list so far, NULs included */
-	attr_fn *omitted; /* called for what is left out, may be NULL */
+	attr_fn *omitted; /* called for what is left out (its ctx: this walk, to read why), or NULL */
 	enum omission why;
 };
 
