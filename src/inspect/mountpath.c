@@ -202,7 +202,9 @@ int resolve_mount_paths(struct cli *cli, const struct command *cmd, struct mount
 		if (wfs_source_is_remote(path) || realpath(path, real) == NULL)
 			continue;
 		bool is_tensor = getxattr(real, "user.dtype", probe, sizeof(probe)) >= 0;
-		bool is_dir = getxattr(real, "user.tensors", probe, sizeof(probe)) >= 0;
+		/* Directories of the model directory (original/) have no tensors beneath. */
+		ssize_t ntensors = getxattr(real, "user.tensors", probe, sizeof(probe));
+		bool is_dir = ntensors > 0 && !(ntensors == 1 && probe[0] == '0');
 		if (!find_mount(real, point, sizeof(point), source, sizeof(source))) {
 			if (!is_tensor)
 				continue;
@@ -210,7 +212,8 @@ int resolve_mount_paths(struct cli *cli, const struct command *cmd, struct mount
 			       "one, and holds no safetensors header: run " PROG " on the model it came from", path);
 			return EXIT_USAGE;
 		}
-		if (!is_tensor && !is_dir)
+		bool at_root = strcmp(real, point) == 0;
+		if (!is_tensor && !is_dir && !at_root)
 			continue; /* a file of the model directory, shown as it is: a SOURCE like any other */
 		struct stat st;
 		if (!wfs_source_is_remote(source) && stat(source, &st) < 0) {
@@ -224,7 +227,7 @@ int resolve_mount_paths(struct cli *cli, const struct command *cmd, struct mount
 			return EXIT_INTERNAL;
 		ma->owned[ma->nowned++] = args[k];
 		changed = true;
-		if (strcmp(real, point) == 0) {
+		if (at_root) {
 			errorf("note: %s is a weightfs mount of %s: inspecting that", path, source);
 			continue;
 		}

@@ -499,3 +499,6 @@ def test_inspect_an_ordinary_file_inside_a_mount(mount, tmp_path):
     assert r.returncode == 0, r.stderr
     assert [line.split()[0] for line in r.stdout.splitlines()[1:]] == ["other.weight"]
     assert "weightfs mount" not in r.stderr
+    r = inspect("ls", mnt / "original")  # a directory of the model directory, read as one
+    assert r.returncode == 0, r.stderr
+    assert [line.split()[0] for line in r.stdout.splitlines()[1:]] == ["other.weight"]
