@@ -502,3 +502,73 @@ def test_inspect_an_ordinary_file_inside_a_mount(mount, tmp_path):
     r = inspect("ls", mnt / "original")  # a directory of the model directory, read as one
     assert r.returncode == 0, r.stderr
     assert [line.split()[0] for line in r.stdout.splitlines()[1:]] == ["other.weight"]
+
+
+# --- item 8: which files of a directory make the model ------------------------
+
+def test_model_safetensors_wins_over_consolidated(mount, tmp_path):
+    """Mistral's two layouts of one model: transformers loads model.safetensors;
+    consolidated.safetensors is then an ordinary file, not a second name set."""
+    d = tmp_path / "mistral"
+    d.mkdir()
+    write_safetensors(d / "model.safetensors", random_tensors({"model.norm.weight": ("F32", (4,))}, 1))
+    write_safetensors(d / "consolidated.safetensors", random_tensors({"norm.weight": ("F32", (4,))}, 2))
+    mnt = mount(d)
+    assert sorted(os.listdir(mnt)) == ["consolidated.safetensors", "model"]
+    assert (mnt / "consolidated.safetensors").read_bytes() == (d / "consolidated.safetensors").read_bytes()
+    checks.assert_mount_matches(mnt, expect.load_model(d))
+
+
+def test_parts_without_an_index_are_one_model(mount, tmp_path):
+    d = tmp_path / "parts"
+    d.mkdir()
+    write_safetensors(d / "model-00001-of-00002.safetensors", random_tensors({"a.weight": ("F16", (2, 2))}, 1))
+    write_safetensors(d / "model-00002-of-00002.safetensors", random_tensors({"b.weight": ("F16", (3,))}, 2))
+    mnt = mount(d)
+    assert sorted(os.listdir(mnt)) == ["a.weight", "b.weight"]
+    checks.assert_mount_matches(mnt, expect.load_model(d))
+
+
+def test_a_missing_part_is_named(run_weightfs, new_mountpoint, tmp_path):
+    d = tmp_path / "gap"
+    d.mkdir()
+    for k in (1, 3):
+        write_safetensors(d / f"m-0000{k}-of-00003.safetensors", random_tensors({f"t{k}": ("F32", (1,))}, k))
+    p = run_weightfs(d, new_mountpoint())
+    assert p.returncode == 4
+    assert 'part 2 of 3 is missing ("m-00002-of-00003.safetensors")' in p.stderr
+
+
+def test_unrelated_files_are_subdirectories(mount, tmp_path):
+    d = tmp_path / "unrelated"
+    d.mkdir()
+    write_safetensors(d / "base.safetensors", random_tensors({"w": ("F32", (2,))}, 1), {"k": "base"})
+    write_safetensors(d / "tuned.safetensors", random_tensors({"w": ("F32", (2,))}, 2), {"k": "tuned"})
+    mnt = mount(d)
+    assert sorted(os.listdir(mnt)) == ["base", "tuned"]
+    for stem in ("base", "tuned"):
+        want = expect.load_model(d / f"{stem}.safetensors")
+        assert (mnt / stem / "w").read_bytes() == bytes(want.tensors["w"].data)
+        assert os.getxattr(mnt / stem, "user.metadata.k") == stem.encode()
+        assert os.getxattr(mnt / stem, "user.format") == b"safetensors"
+    assert "user.metadata.k" not in os.listxattr(mnt)
+
+
+def test_several_indexes_are_named(run_weightfs, new_mountpoint, tmp_path):
+    """diffusers keeps variants side by side: weightfs does not guess."""
+    d = tmp_path / "variants"
+    d.mkdir()
+    write_safetensors(d / "m.safetensors", random_tensors({"w": ("F32", (2,))}, 1))
+    for idx in ("diffusion_pytorch_model.safetensors.index.json",
+                "diffusion_pytorch_model.fp16.safetensors.index.json"):
+        (d / idx).write_text(json.dumps({"weight_map": {"w": "m.safetensors"}}))
+    mnt = new_mountpoint()
+    p = run_weightfs(d, mnt)
+    assert p.returncode == 4
+    assert ("the directory has 2 indexes (diffusion_pytorch_model.fp16.safetensors.index.json, "
+            "diffusion_pytorch_model.safetensors.index.json): give the one to mount as SOURCE") in p.stderr
+    # ... and giving one works
+    p = run_weightfs(d / "diffusion_pytorch_model.safetensors.index.json", mnt)
+    assert p.returncode == 0, p.stderr
+    assert os.listdir(mnt) == ["w"]
+    unmount(mnt)
