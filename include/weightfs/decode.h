@@ -59,14 +59,13 @@ static inline uint64_t wfs_dec_byte_offset(enum wfs_dtype dt, uint64_t i)
 
 /**
  * Decodes @p n elements from @p src (the byte of element 0) into @p out.
- * A C64 block is written planar: n real parts, then n imaginary parts.
- * For F4 and F6, the bytes of the last whole group must be readable.
- * Types without elements of their own (ggml blocks, C128, I4, U4) are not
- * decoded here.
+ * C64 and C128 are written planar: n real parts, then n imaginary parts.
+ * For F4, F6, I4 and U4, the bytes of the last whole group must be
+ * readable. ggml's block types are not decoded here (wfs_decode_blocks()).
  */
 void wfs_dec_decode(enum wfs_dtype dt, const uint8_t *src, size_t n, double *out);
 
-/** True when every value of @p dt is exactly a float (all but I32, U32, I64, U64, F64). */
+/** True when every value of @p dt is exactly a float (all but I32, U32, I64, U64, F64, C128). */
 bool wfs_dec_narrow(enum wfs_dtype dt);
 
 /** wfs_dec_decode() into floats, for narrow dtypes only; faster. */

@@ -251,6 +251,22 @@ static void integers_and_complex(void)
 	      wfs_dec_kind(WFS_DT_F6_E2M3) == WFS_DEC_FLOAT);
 	CHECK(wfs_dec_group(WFS_DT_F4) == 2 && wfs_dec_group(WFS_DT_F6_E3M2) == 4 && wfs_dec_group(WFS_DT_F32) == 1);
 	CHECK(wfs_dec_byte_offset(WFS_DT_F6_E2M3, 8) == 6 && wfs_dec_byte_offset(WFS_DT_F4, 6) == 3);
+	/* I4, U4 (low nibble first) and C128 (planar doubles) */
+	uint8_t nib[2] = {0x8f, 0x70};
+	CHECK(wfs_dec_signed(WFS_DT_I4, nib, 0) == -1 && wfs_dec_signed(WFS_DT_I4, nib, 1) == -8 &&
+	      wfs_dec_signed(WFS_DT_I4, nib, 2) == 0 && wfs_dec_signed(WFS_DT_I4, nib, 3) == 7);
+	CHECK(wfs_dec_unsigned(WFS_DT_U4, nib, 0) == 15 && wfs_dec_unsigned(WFS_DT_U4, nib, 1) == 8);
+	CHECK(wfs_dec_kind(WFS_DT_I4) == WFS_DEC_SIGNED && wfs_dec_kind(WFS_DT_U4) == WFS_DEC_UNSIGNED &&
+	      wfs_dec_kind(WFS_DT_C128) == WFS_DEC_COMPLEX && wfs_dec_group(WFS_DT_U4) == 2);
+	double d4[4];
+	float f4v[4];
+	wfs_dec_decode(WFS_DT_I4, nib, 4, d4);
+	wfs_dec_decode_f(WFS_DT_U4, nib, 4, f4v);
+	CHECK(d4[0] == -1 && d4[1] == -8 && d4[3] == 7 && f4v[0] == 15 && f4v[1] == 8 && f4v[3] == 7);
+	double c128[4] = {1.5, -2.5, 1e300, -0.0}, cp[4];
+	wfs_dec_decode(WFS_DT_C128, (const uint8_t *)c128, 2, cp);
+	CHECK(cp[0] == 1.5 && cp[1] == 1e300 && cp[2] == -2.5 && cp[3] == 0 && signbit(cp[3]));
+	CHECK(!wfs_dec_narrow(WFS_DT_C128));
 	CHECK(!wfs_dec_narrow(WFS_DT_F64) && !wfs_dec_narrow(WFS_DT_I32) && wfs_dec_narrow(WFS_DT_F32) && wfs_dec_narrow(WFS_DT_U16));
 }
 

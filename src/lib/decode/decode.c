@@ -399,7 +399,19 @@ void wfs_dec_decode(enum wfs_dtype dt, const uint8_t *src, size_t n, double *out
 	case WFS_DT_F6_E3M2:
 		dec_f6(f32_f6e3m2, src, n, out);
 		break;
-	default: /* block, complex-double and 4-bit integer types are not decoded here */
+	case WFS_DT_I4:
+	case WFS_DT_U4:
+		for (size_t i = 0; i < n; i++)
+			out[i] = dt == WFS_DT_I4 ? (double)wfs_dec_signed(dt, src, i) : (double)wfs_dec_unsigned(dt, src, i);
+		break;
+	case WFS_DT_C128:
+		for (size_t i = 0; i < n; i++) {
+			uint64_t re = ld64(src + 16 * i), im = ld64(src + 16 * i + 8);
+			memcpy(&out[i], &re, 8);
+			memcpy(&out[n + i], &im, 8);
+		}
+		break;
+	default: /* ggml block types are decoded by wfs_decode_blocks() */
 		break;
 	}
 }
@@ -415,6 +427,8 @@ int64_t wfs_dec_signed(enum wfs_dtype dt, const uint8_t *src, size_t i)
 		return (int32_t)ld32(src + 4 * i);
 	case WFS_DT_I64:
 		return (int64_t)ld64(src + 8 * i);
+	case WFS_DT_I4: /* sign-extend the nibble */
+		return (int64_t)(int8_t)(uint8_t)(((i % 2 ? src[i / 2] >> 4 : src[i / 2]) & 15) << 4) >> 4;
 	default:
 		return (int64_t)wfs_dec_unsigned(dt, src, i);
 	}
@@ -433,6 +447,9 @@ uint64_t wfs_dec_unsigned(enum wfs_dtype dt, const uint8_t *src, size_t i)
 		return ld32(src + 4 * i);
 	case WFS_DT_U64:
 		return ld64(src + 8 * i);
+	case WFS_DT_U4:
+		return (i % 2 ? src[i / 2] >> 4 : src[i / 2]) & 15u;
+	case WFS_DT_I4:
 	case WFS_DT_I8:
 	case WFS_DT_I16:
 	case WFS_DT_I32:
@@ -451,6 +468,7 @@ bool wfs_dec_narrow(enum wfs_dtype dt)
 	case WFS_DT_I64:
 	case WFS_DT_U64:
 	case WFS_DT_F64:
+	case WFS_DT_C128:
 	case WFS_DT_COUNT:
 		return false;
 	default:
@@ -520,6 +538,11 @@ void wfs_dec_decode_f(enum wfs_dtype dt, const uint8_t *src, size_t n, float *ou
 		break;
 	case WFS_DT_F6_E3M2:
 		k_f6(f32_f6e3m2, src, n, out);
+		break;
+	case WFS_DT_I4:
+	case WFS_DT_U4:
+		for (; i < n; i++)
+			out[i] = dt == WFS_DT_I4 ? (float)wfs_dec_signed(dt, src, i) : (float)wfs_dec_unsigned(dt, src, i);
 		break;
 	default: /* not narrow: wfs_dec_decode() */
 		break;
