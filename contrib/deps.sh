@@ -47,7 +47,7 @@ wfs_apt() {
 WFS_BUILD_DEPS=(gcc libc6-dev libfuse3-dev fuse3 libjson-c-dev meson ninja-build pkg-config
 	python3 python3-numpy attr libcurl4-openssl-dev libsystemd-dev)
 # What the tests need on top.
-WFS_TEST_DEPS=(clang libclang-rt-14-dev python3-pytest nginx-light iproute2)
+WFS_TEST_DEPS=(clang libclang-rt-14-dev python3-pytest nginx-light iproute2 groff-base)
 
 # Configures (once) and builds the build directory $1 with meson options $2...
 # Quiet unless something fails.
