@@ -13,8 +13,12 @@
 # fails here as it would in a fresh clone. The last line is
 # "N passed, M failed" over all of them. Debian 12, as root.
 #
+# Also: meson install into a temporary root, and the Debian package built,
+# checked with lintian, installed with apt-get, used and purged
+# (contrib/deb-check.sh).
+#
 # Environment: FUZZ_SECONDS (per target, default 15), WEIGHTFS_SKIP_ASAN=1,
-# WEIGHTFS_SOAK_SECONDS (longer soak in the fault tests).
+# WEIGHTFS_SKIP_DEB=1, WEIGHTFS_SOAK_SECONDS (longer soak in the fault tests).
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -112,6 +116,38 @@ run_unit build-test
 
 echo "== integration tests (from $clean/weightfs${hide:+, $hide hidden})"
 run_pytest WEIGHTFS_BIN="$clean/bin-build-test/weightfs" WEIGHTFS_INSPECT_BIN="$clean/bin-build-test/weightfs-inspect"
+
+echo "== meson install"
+dest=$clean/destdir
+if meson install -C build-test --destdir "$dest" >"$logs/install.log" 2>&1; then
+	missing=
+	for f in bin/weightfs bin/weightfs-inspect share/man/man1/weightfs.1 share/man/man1/weightfs-inspect.1 \
+		share/bash-completion/completions/weightfs share/bash-completion/completions/weightfs-inspect; do
+		[ -f "$dest/usr/local/$f" ] || missing+=" $f"
+	done
+	if [ -z "$missing" ] && MANPATH="$dest/usr/local/share/man" man -w weightfs >/dev/null 2>&1; then
+		echo "  ok: binaries, man pages (man -w finds them) and completion installed"
+		passed=$((passed + 1))
+	else
+		echo "  FAIL: not installed:${missing:- (man -w weightfs fails)}"
+		failed=$((failed + 1))
+	fi
+else
+	tail -20 "$logs/install.log" | sed 's/^/  /'
+	failed=$((failed + 1))
+fi
+
+# Building, installing and removing the .deb takes about a minute.
+if [ "${WEIGHTFS_SKIP_DEB:-0}" != 1 ]; then
+	echo "== Debian package (build, lintian, apt-get install, mount with /usr/bin/weightfs, purge)"
+	out=$(contrib/deb-check.sh "$clean/deb" 2>&1)
+	echo "$out" | sed 's/^/  /'
+	ok=$(grep -c '^ok: ' <<<"$out")
+	bad=$(grep -c '^FAIL: ' <<<"$out")
+	[ "$ok" -eq 0 ] && [ "$bad" -eq 0 ] && bad=1
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+fi
 
 if [ "${WEIGHTFS_SKIP_ASAN:-0}" != 1 ]; then
 	echo "== ASan + UBSan build"
