@@ -99,3 +99,33 @@ def test_man_page_sections():
     for word in ("https://", "hf://", "s3://", "HF_TOKEN", "AWS_ACCESS_KEY_ID", "fuse.weightfs",
                  "[Mount]", "Type=notify", "%2F", "user.dtype"):
         assert word in text, word
+
+
+def first_example_paths():
+    """The paths under /mnt/model/ in the README's first code block."""
+    text = README.read_text()
+    block = text.split("```", 2)[1]
+    return sorted(set(re.findall(r"/mnt/model/[\w./-]*\w", block)))
+
+
+def test_readme_first_example_paths_exist(mount, llama_dir):
+    """The first example works on a Llama-shaped model in the default layout."""
+    paths = first_example_paths()
+    assert len(paths) >= 2, paths
+    mnt = mount(llama_dir)
+    for p in paths:
+        assert (mnt / p[len("/mnt/model/"):]).exists(), p
+
+
+def test_readme_bf16_recipe(mount, tmp_path):
+    """(a.astype(np.uint32) << 16).view(np.float32) gives the BF16 values."""
+    import numpy as np
+    from safetensors_writer import write_safetensors
+    assert "(a.astype(np.uint32) << 16).view(np.float32)" in README.read_text()
+    values = np.array([1.0, -2.5, 0.15625, 2.0 ** 100, -0.0], np.float32)  # exact in BF16
+    bf16 = (values.view(np.uint32) >> 16).astype("<u2")
+    write_safetensors(tmp_path / "m.safetensors", {"model.norm.weight": ("BF16", [5], bf16.tobytes())})
+    mnt = mount(tmp_path / "m.safetensors")
+    a = np.fromfile(mnt / "model" / "norm.weight", np.uint16)
+    f = (a.astype(np.uint32) << 16).view(np.float32)
+    assert f.tolist() == values.tolist()
