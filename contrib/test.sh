@@ -114,6 +114,21 @@ stage_bins build-test
 echo "== unit tests"
 run_unit build-test
 
+# The S3 tests' server: @20minutes/s3rver from npm, at the versions of the
+# committed lock file. Debian's nodejs and npm, unless node and npm are
+# there already (a nodejs that bundles npm conflicts with Debian's npm).
+echo "== npm ci (tests/remote/s3rver)"
+if ! { command -v node && command -v npm; } >/dev/null; then
+	wfs_install_missing nodejs npm
+fi
+if out=$(cd "$clean/weightfs/tests/remote/s3rver" && npm ci --no-audit --no-fund --loglevel=error 2>&1); then
+	echo "  installed @20minutes/s3rver $(node -p 'require("'"$clean"'/weightfs/tests/remote/s3rver/node_modules/@20minutes/s3rver/package.json").version' 2>/dev/null)"
+else
+	echo "$out" | tail -20 | sed 's/^/  /'
+	echo "  npm ci failed: the S3 tests will fail"
+	failed=$((failed + 1))
+fi
+
 echo "== integration tests (from $clean/weightfs${hide:+, $hide hidden})"
 run_pytest WEIGHTFS_BIN="$clean/bin-build-test/weightfs" WEIGHTFS_INSPECT_BIN="$clean/bin-build-test/weightfs-inspect"
 
