@@ -169,6 +169,8 @@ struct wfs_req {
 	char errbody[512];
 	size_t errlen;
 	long long started;
+	long long first_at;         /**< when the first attempt was due (monotonic ms) */
+	bool told;                  /**< "still retrying" was said (after RETRY_NOTICE_MS) */
 	void *easy;
 	void *headers;
 };
