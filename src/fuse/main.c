@@ -47,6 +47,7 @@ struct options {
 	char *chunk_size;
 	char *cache_size;
 	char *cache_dir;
+	char *cache_dir_size;
 	char *logfile;     /* -o logfile=PATH */
 	char *files;       /* comma-separated, possibly split by libfuse's option parser */
 	int last_was_files;
@@ -66,6 +67,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("chunk_size=%s", chunk_size),
 	OPT("cache_size=%s", cache_size),
 	OPT("cache_dir=%s", cache_dir),
+	OPT("cache_dir_size=%s", cache_dir_size),
 	OPT("logfile=%s", logfile),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -155,7 +157,9 @@ static void usage(const char *prog)
 	       "remote models (https://, hf://, s3://):\n"
 	       "    -o chunk_size=N        bytes per request (default 4M; suffixes K, M, G)\n"
 	       "    -o cache_size=N        memory for chunks (default 256M)\n"
-	       "    -o cache_dir=DIR       persistent chunk cache shared by later mounts\n"
+	       "    -o cache_dir=DIR       persistent chunk cache, shared by mounts\n"
+	       "    -o cache_dir_size=N    at most N bytes in cache_dir (default 10G;\n"
+	       "                           least recently used chunks are removed)\n"
 	       "    -o files=A,B           https:// only: further files to show\n"
 	       "\n"
 	       "FUSE options:\n"
@@ -411,6 +415,10 @@ static int load(const struct options *o, const struct fuse_cmdline_opts *cmd, en
 	if (parse_size("chunk_size", o->chunk_size, &open_opts.remote.chunk_size) < 0 ||
 	    parse_size("cache_size", o->cache_size, &open_opts.remote.cache_size) < 0)
 		return EXIT_USAGE;
+	size_t dir_size = 0;
+	if (parse_size("cache_dir_size", o->cache_dir_size, &dir_size) < 0)
+		return EXIT_USAGE;
+	open_opts.remote.cache_dir_size = dir_size;
 	open_opts.remote.cache_dir = o->cache_dir;
 	open_opts.remote.files = o->files;
 	open_opts.remote.verbose = cmd->debug;
@@ -584,6 +592,7 @@ out:
 	free(o.chunk_size);
 	free(o.cache_size);
 	free(o.cache_dir);
+	free(o.cache_dir_size);
 	free(o.files);
 	free(o.logfile);
 	fuse_opt_free_args(&args);

@@ -684,7 +684,12 @@ int wfs_remote_open_model(struct wfs_model *m, const char *source, const struct 
 		wfs_source_release(&src);
 		return -ENOMEM;
 	}
-	if ((rc = wfs_cache_new(r, cache, opts->remote.cache_dir, &r->cache, err)) == 0)
+	uint64_t dir_limit = opts->remote.cache_dir_size ? opts->remote.cache_dir_size : WFS_REMOTE_DEFAULT_DIR_SIZE;
+	if (dir_limit < chunk) {
+		wfs_error_add(err, "cache_dir_size=%" PRIu64 ": must be at least chunk_size (%zu)", dir_limit, chunk);
+		return -EINVAL;
+	}
+	if ((rc = wfs_cache_new(r, cache, opts->remote.cache_dir, dir_limit, &r->cache, err)) == 0)
 		rc = open_remote(m, r, &src, source, opts, err);
 	wfs_source_release(&src);
 	return rc;
