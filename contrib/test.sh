@@ -24,7 +24,11 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 . contrib/deps.sh
 
-wfs_install_missing "${WFS_BUILD_DEPS[@]}" "${WFS_TEST_DEPS[@]}" || exit 1
+if ! wfs_install_missing "${WFS_BUILD_DEPS[@]}" "${WFS_TEST_DEPS[@]}"; then
+	echo "the packages the tests need could not be installed"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
 # Modules the tests need: fuse (mounting) and nothing else.
 modprobe fuse 2>/dev/null || true
 
