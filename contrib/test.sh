@@ -74,9 +74,14 @@ mkdir "$clean/weightfs"
 git -C "$repo" ls-files -z | tar -C "$repo" --null -T - -cf - | tar -C "$clean/weightfs" -xf -
 # What the tests' private mount namespace hides: the folder that holds the
 # checkout (and whatever lies beside it), unless the copy is inside it.
+# Where that folder is a system one (/, /tmp), only a shared/ beside the
+# checkout is hidden.
 hide=$(dirname "$repo")
+case "$hide" in
+/ | /tmp | /var | /var/tmp) hide=$hide/shared ;;
+esac
 case "$clean/" in "$hide"/*) hide= ;; esac
-[ "$hide" = / ] && hide=
+[ -d "$hide" ] && [ "$hide" != / ] || hide=
 
 # Copies the binaries of build dir $1 to $clean/bin-$1.
 stage_bins() {
