@@ -670,6 +670,11 @@ int wfs_remote_open_model(struct wfs_model *m, const char *source, const struct 
 	int rc = check_options(&opts->remote, &chunk, &cache, err);
 	if (rc < 0)
 		return rc;
+	uint64_t dir_limit = opts->remote.cache_dir_size ? opts->remote.cache_dir_size : WFS_REMOTE_DEFAULT_DIR_SIZE;
+	if (dir_limit < chunk) {
+		wfs_error_add(err, "cache_dir_size=%" PRIu64 ": must be at least chunk_size (%zu)", dir_limit, chunk);
+		return -EINVAL;
+	}
 	if ((rc = wfs_source_parse(source, &src, err)) < 0)
 		return rc;
 	struct wfs_remote *r = calloc(1, sizeof(*r));
@@ -683,11 +688,6 @@ int wfs_remote_open_model(struct wfs_model *m, const char *source, const struct 
 	if (r->source == NULL || (rc = wfs_http_init(&r->http, &opts->warn, opts->remote.verbose, &r->stats)) < 0) {
 		wfs_source_release(&src);
 		return -ENOMEM;
-	}
-	uint64_t dir_limit = opts->remote.cache_dir_size ? opts->remote.cache_dir_size : WFS_REMOTE_DEFAULT_DIR_SIZE;
-	if (dir_limit < chunk) {
-		wfs_error_add(err, "cache_dir_size=%" PRIu64 ": must be at least chunk_size (%zu)", dir_limit, chunk);
-		return -EINVAL;
 	}
 	if ((rc = wfs_cache_new(r, cache, opts->remote.cache_dir, dir_limit, &r->cache, err)) == 0)
 		rc = open_remote(m, r, &src, source, opts, err);
