@@ -36,7 +36,8 @@
  *   bytes of another version of a file can never be served. Files without
  *   such an identity (an HTTP server that sends no ETag) are not disk-cached.
  * - Disk size (cache_dir_size): a chunk file's mtime is when it was last
- *   used (written, or read: futimens), so the oldest mtimes are the least
+ *   used (written, read from disk, or, at most once a second, served from
+ *   memory: futimens/utimensat), so the oldest mtimes are the least
  *   recently used chunks. Each cache keeps an estimate of the directory's
  *   bytes (a scan at open, plus what it wrote since its last scan); past
  *   the limit, the writer scans the directory and removes the least
@@ -65,6 +66,8 @@
 
 #define MAX_WORKERS 16
 #define MAX_WINDOW 16
+/* A chunk served from memory refreshes its disk file's mtime at most this often. */
+#define TOUCH_MS 1000
 
 enum chunk_state { LOADING, READY, FAILED };
 
@@ -74,6 +77,7 @@ struct chunk {
 	uint8_t *data;
 	size_t len;
 	int refs;
+	long long touched_ms; /* when its disk file's mtime was last set (cache_dir_size) */
 	enum chunk_state state;
 	int err;
 	bool in_table, queued, readahead;
@@ -102,6 +106,13 @@ struct wfs_cache {
 	uint64_t dir_bytes;   /* estimate: the last scan plus our writes since */
 	bool trimming;        /* a thread of ours is trimming */
 };
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static size_t bucket(const struct wfs_cache *c, uint32_t id, uint64_t k)
 {
@@ -508,6 +519,7 @@ static void load(struct wfs_cache *c, struct chunk *x, bool keep_ref)
 	}
 	pthread_mutex_lock(&c->lock);
 	if (rc == 0) {
+		x->touched_ms = mono_ms();
 		x->state = READY;
 		if (x->in_table)
 			lru_front(c, x);
@@ -631,8 +643,19 @@ static void plan_readahead(struct wfs_cache *c, struct wfs_remote_file *f, uint6
 }
 
 /* A READY chunk with a reference for the caller, or NULL with *rc set. */
+/* A chunk used from memory is used: its disk file is not the least recently used. */
+static void disk_touch(struct wfs_cache *c, struct chunk *x)
+{
+	if (__atomic_load_n(&x->f->disk_state, __ATOMIC_ACQUIRE) <= 0)
+		return;
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/%" PRIu64, disk_dir(c, x->f), x->k);
+	utimensat(AT_FDCWD, path, NULL, 0); /* gone (trimmed): nothing to refresh */
+}
+
 static struct chunk *get(struct wfs_cache *c, struct wfs_remote_file *f, uint64_t k, int *rc)
 {
+	bool touch = false;
 	pthread_mutex_lock(&c->lock);
 	struct chunk *x = find(c, f, k);
 	if (x == NULL) {
@@ -660,6 +683,11 @@ static struct chunk *get(struct wfs_cache *c, struct wfs_remote_file *f, uint64_
 			atomic_fetch_add(&c->r->stats.cache_hits, 1);
 			if (x->in_table)
 				lru_front(c, x);
+			long long now = mono_ms();
+			if (c->dir && now - x->touched_ms >= TOUCH_MS) {
+				x->touched_ms = now;
+				touch = true;
+			}
 		}
 	}
 	if (x->state != READY) {
@@ -668,6 +696,8 @@ static struct chunk *get(struct wfs_cache *c, struct wfs_remote_file *f, uint64_
 		x = NULL;
 	}
 	pthread_mutex_unlock(&c->lock);
+	if (touch && x)
+		disk_touch(c, x);
 	return x;
 }
 

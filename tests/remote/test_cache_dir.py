@@ -188,3 +188,23 @@ def test_only_its_own_files_are_removed(nginx, models, mount, tmp_path):
     check_all_bytes(mnt, ms["org/sharded"])
     assert (cache / "notes.txt").stat().st_size == 2 << 20
     assert (cache / "12345").exists() and (cache / "sub" / "7").exists()
+
+
+def test_memory_hits_refresh_the_disk_copy(nginx, models, mount, tmp_path):
+    """A chunk served from memory is in use: its disk file's mtime moves
+    (at most once a second), so a trim does not take it for unused."""
+    _, ms = models
+    m = ms["org/sharded"]
+    cache = tmp_path / "cache"
+    mnt = mount("hf://org/sharded", "-o", f"cache_dir={cache},chunk_size=64K", env=hf_env(nginx))
+    hot = "lm_head.weight"
+    want = m.tensors()[hot][4]
+    assert read_uncached(tensor_path(mnt, hot)) == want
+    files = {p: p.stat().st_mtime_ns for p in chunk_files(cache) if "00003" in p.parent.joinpath("identity").read_text().split("\n")[-4]}
+    assert files, list(chunk_files(cache))
+    time.sleep(1.2)
+    before = stats(mnt)
+    assert read_uncached(tensor_path(mnt, hot)) == want
+    after = stats(mnt)
+    assert after["cache_hits"] > before["cache_hits"] and after["disk_hits"] == before["disk_hits"]
+    assert all(p.stat().st_mtime_ns > t for p, t in files.items()), "the disk copy was not refreshed"
