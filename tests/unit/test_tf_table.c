@@ -219,15 +219,15 @@ static void reseal(struct pbw *t, size_t off, size_t size)
 
 static void test_built(void)
 {
-	const struct kv good[] = {{"", "\x08\x01"}, {"a/b", "x"}, {"a/c", "y"}, {"b", "z"}};
+	const struct kv good[] = {{"", "\x08\x01", 0}, {"a/b", "x", 0}, {"a/c", "y", 0}, {"b", "z", 0}};
 	struct pbw t = table(good, 4, 2);
 	expect(&t, 0, NULL);
 
-	const struct kv unordered[] = {{"", "h"}, {"b", "x"}, {"a", "y"}};
+	const struct kv unordered[] = {{"", "h", 0}, {"b", "x", 0}, {"a", "y", 0}};
 	t = table(unordered, 3, 0);
 	expect(&t, WFS_EINVALID, "does not sort after its predecessor");
 
-	const struct kv dup[] = {{"", "h"}, {"a", "x"}, {"a", "y"}};
+	const struct kv dup[] = {{"", "h", 0}, {"a", "x", 0}, {"a", "y", 0}};
 	t = table(dup, 3, 0);
 	expect(&t, WFS_EINVALID, "does not sort after");
 
