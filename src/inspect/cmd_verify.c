@@ -174,7 +174,7 @@ static int check_checksums(const struct wfs_model *m, struct wfs_error *err)
 		char have[16];
 		snprintf(have, sizeof(have), "%08" PRIx32, wfs_crc32c_mask(crc));
 		if (strcmp(have, want) != 0) {
-			wfs_error_add(err, "%s: tensor %s: masked CRC-32C of its bytes is %s, the index says %s",
+			wfs_error_add(err, "%s: tensor \"%s\": masked CRC-32C of its bytes is %s, the index says %s",
 				      wfs_model_str(m, m->shards[t->shard].name), tensor_name(m, t), have, want);
 			rc = EXIT_INVALID;
 		}

@@ -24,8 +24,8 @@ int wfs_onnx_bad(struct wfs_onnx_reader *r, const struct wfs_cursor *c, const ch
 /** Field @p name has the wrong wire type. */
 int wfs_onnx_wire(struct wfs_onnx_reader *r, const char *name, const struct wfs_pb_field *f, uint8_t want);
 
-/** Reads one TensorProto held by @p c into @p t. 0 or WFS_EINVALID. */
-int wfs_onnx_read_tensor(struct wfs_onnx_reader *r, struct wfs_cursor c, struct wfs_onnx_tensor *t);
+/** Reads one TensorProto held by @p c into @p t (@p named: its name is required). 0 or WFS_EINVALID. */
+int wfs_onnx_read_tensor(struct wfs_onnx_reader *r, struct wfs_cursor c, struct wfs_onnx_tensor *t, bool named);
 
 /** One dims field (varint or packed) appended to dims. 0 or WFS_EINVALID. */
 int wfs_onnx_read_dims(struct wfs_onnx_reader *r, const struct wfs_pb_field *f, uint32_t *ndim, uint64_t *dims);

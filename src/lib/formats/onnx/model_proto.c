@@ -85,7 +85,7 @@ static int read_sparse(struct wfs_onnx_reader *r, struct wfs_cursor c)
 			if (have[k])
 				return wfs_onnx_fail(r, "%s appears twice", k ? "indices" : "values");
 			size_t old = push(r, k ? "indices" : "values", -1);
-			rc = wfs_onnx_read_tensor(r, f.sub, &parts[k]);
+			rc = wfs_onnx_read_tensor(r, f.sub, &parts[k], k == 0);
 			pop(r, old);
 			if (rc)
 				return rc;
@@ -187,7 +187,7 @@ static int read_graph(struct wfs_onnx_reader *r, struct wfs_cursor c, unsigned d
 				return wfs_onnx_wire(r, "initializer", &f, WFS_PB_LEN);
 			struct wfs_onnx_tensor t;
 			old = push(r, "initializer", ninit++);
-			frc = wfs_onnx_read_tensor(r, f.sub, &t);
+			frc = wfs_onnx_read_tensor(r, f.sub, &t, true);
 			if (frc == 0)
 				frc = report(r, &t);
 			pop(r, old);

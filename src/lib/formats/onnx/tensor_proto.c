@@ -158,7 +158,7 @@ static int set_data(struct wfs_onnx_reader *r, struct wfs_onnx_tensor *t, const 
 	return 0;
 }
 
-int wfs_onnx_read_tensor(struct wfs_onnx_reader *r, struct wfs_cursor c, struct wfs_onnx_tensor *t)
+int wfs_onnx_read_tensor(struct wfs_onnx_reader *r, struct wfs_cursor c, struct wfs_onnx_tensor *t, bool named)
 {
 	memset(t, 0, sizeof(*t));
 	t->where = r->path;
@@ -223,7 +223,7 @@ int wfs_onnx_read_tensor(struct wfs_onnx_reader *r, struct wfs_cursor c, struct 
 		return rc;
 	if (more < 0)
 		return wfs_onnx_bad(r, &c, "TensorProto", why);
-	if (!has_name || t->name_len == 0)
+	if (named && (!has_name || t->name_len == 0))
 		return wfs_onnx_fail(r, "TensorProto without a name");
 	if (!has_type || t->data_type == WFS_ONNX_UNDEFINED)
 		return wfs_onnx_fail(r, "no data_type");
