@@ -72,7 +72,8 @@ def table(entries, block_entries=64, restart_interval=16):
     for i in range(0, max(len(entries), 1), block_entries):
         chunk = entries[i:i + block_entries]
         data, trailer = block(chunk, restart_interval)
-        index.append((chunk[-1][0] if chunk else b"", handle(len(out), len(data))))
+        # the separator: at least every key of its block (the largest, even when they are not sorted)
+        index.append((max(k for k, _ in chunk) if chunk else b"", handle(len(out), len(data))))
         out += data + trailer
     meta, trailer = block([])
     meta_handle = handle(len(out), len(meta))

@@ -83,13 +83,14 @@ static int external_shard(struct onnx_open *o, const struct wfs_onnx_tensor *t, 
 	memcpy(path, o->label, o->dir_len);
 	memcpy(path + o->dir_len, t->location, t->location_len);
 	path[len] = '\0';
-	unsigned before = o->err ? o->err->count : 0;
-	int rc = wfs_build_add_shard(o->b, path, len, out, o->err);
+	struct wfs_error why = {0};
+	int rc = wfs_build_add_shard(o->b, path, len, out, &why);
 	free(path);
-	if (rc == WFS_EINVALID && o->err && o->err->count > before)
-		fail(o, name, name_len, "its external_data location %s is refused (see above)",
-		     QUOTE_LEN(t->location, t->location_len));
-	return rc;
+	if (rc < 0 && rc != -ENOMEM)
+		fail(o, name, name_len, "external_data location %s: %s", QUOTE_LEN(t->location, t->location_len),
+		     why.text ? why.text : strerror(-rc));
+	wfs_error_clear(&why);
+	return rc < 0 && rc != -ENOMEM ? WFS_EINVALID : rc;
 }
 
 static int on_tensor(void *ctx, const struct wfs_onnx_tensor *t, struct wfs_error *err)

@@ -81,9 +81,13 @@ static int data_shard(struct tf_open *o, int64_t id, uint32_t *out)
 			 o->header.num_shards);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return fail(o, NULL, 0, "the data shard's name is too long");
-	int rc = wfs_build_add_shard(o->b, path, (size_t)n, out, o->err);
+	struct wfs_error why = {0};
+	int rc = wfs_build_add_shard(o->b, path, (size_t)n, out, &why);
 	if (rc == 0)
 		o->shards[id] = *out;
+	else if (rc != -ENOMEM)
+		rc = fail(o, NULL, 0, "data shard %s: %s", QUOTE_LEN(path, (size_t)n), why.text ? why.text : strerror(-rc));
+	wfs_error_clear(&why);
 	return rc;
 }
 
@@ -152,7 +156,7 @@ static int on_entry(void *ctx, const uint8_t *key, size_t klen, const uint8_t *v
 	};
 	int rc = data_shard(o, e.shard_id, &spec.shard);
 	if (rc)
-		return rc == WFS_EINVALID ? fail(o, key, klen, "its data shard cannot be opened (see above)") : rc;
+		return rc;
 	char attrs[64];
 	spec.attrs = attrs;
 	spec.attrs_len = (size_t)snprintf(attrs, sizeof(attrs), "user.crc32c%c%08" PRIx32 "%c", 0, e.crc32c, 0);
