@@ -104,7 +104,8 @@ static int load_block(struct reader *r, const char *what, struct handle h, const
 
 static int compare(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
-	int c = memcmp(a, b, alen < blen ? alen : blen);
+	size_t n = alen < blen ? alen : blen;
+	int c = n ? memcmp(a, b, n) : 0; /* an empty key may have no buffer yet */
 	if (c)
 		return c;
 	return alen < blen ? -1 : alen > blen;
@@ -238,7 +239,7 @@ static int read_data_block(struct reader *r, struct handle h, const uint8_t *sep
 			}
 			if ((rc = remember_key(r, it.key, it.key_len)) != 0)
 				break;
-			if ((rc = fn(ctx, it.key, it.key_len, it.value, it.value_len, r->err)) != 0)
+			if ((rc = fn(ctx, it.key ? it.key : (const uint8_t *)"", it.key_len, it.value, it.value_len, r->err)) != 0)
 				break;
 		}
 		if (rc == 0 && restart != it.nrestarts && it.entries_end)
