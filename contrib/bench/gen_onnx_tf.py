@@ -27,8 +27,8 @@ from protobuf_writer import ld  # noqa: E402
 
 
 def layout(total_bytes):
-    """(name, shape) of every tensor: blocks of a hidden size-1024 model."""
-    hidden, ff = 1024, 2816
+    """(name, shape) of every tensor: blocks of a hidden size-512 model (many tensors, as mount time grows with them)."""
+    hidden, ff = 512, 1408
     per_layer = [("attn.q", [hidden, hidden]), ("attn.k", [hidden, hidden]), ("attn.v", [hidden, hidden]),
                  ("attn.o", [hidden, hidden]), ("mlp.up", [ff, hidden]), ("mlp.gate", [ff, hidden]),
                  ("mlp.down", [hidden, ff]), ("norm1", [hidden]), ("norm2", [hidden])]
