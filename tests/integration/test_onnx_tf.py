@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 import onnx_writer as ow  # noqa: E402
 import tfbundle_writer as tw  # noqa: E402
+from protobuf_writer import ld  # noqa: E402
 from weightfs_binaries import inspect_binary  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -211,6 +212,38 @@ def test_tf_written_bundle_with_types(mount, tmp_path):
     assert xattr(mnt / "bf", "user.dtype") == "BF16"
     assert (mnt / "i").read_bytes() == (7).to_bytes(8, "little")
     assert (mnt / flat("layer_042/kernel")).read_bytes() == bytes(range(42, 58))
+    assert inspect("verify", tmp_path / "model.ckpt").returncode == 0
+
+
+def test_tf_partitioned_variable_shows_its_slices(mount, tmp_path):
+    """A variable saved in two slices (rows 0-1 and 2-3 of [4,2]) and one in
+    slices of both dims with a negative-free large start: each slice is a
+    tensor NAME@SPEC with its spec in user.tf.slice."""
+    top, bottom = bytes(range(16)), bytes(range(100, 116))
+    entries = [(b"", tw.header_proto())]
+    data = top + bottom
+    for i, (ext, payload) in enumerate((([(0, 2), (0, -1)], top), ([(2, 2), (0, -1)], bottom))):
+        entries.append((tw.slice_key("part/w", ext),
+                        tw.entry_proto(tw.DT_FLOAT, [2, 2], 0, 16 * i, 16, tw.mask(tw.crc32c(payload)))))
+    big = bytes(range(200, 208))
+    entries.append((tw.slice_key("big", [(300, 2), (70000, 1)]),
+                    tw.entry_proto(tw.DT_FLOAT, [2, 1], 0, 32, 8, tw.mask(tw.crc32c(big)))))
+    data += big
+    entries.append((b"big", tw.entry_proto(tw.DT_FLOAT, [302, 70001], 0, 0, 0,
+                                           extra=ld(7, tw.slice_proto([(300, 2), (70000, 1)])))))
+    entries.append((b"part/w", tw.entry_proto(tw.DT_FLOAT, [4, 2], 0, 0, 0,
+                                              extra=ld(7, tw.slice_proto([(0, 2), (0, -1)])) +
+                                              ld(7, tw.slice_proto([(2, 2), (0, -1)])))))
+    entries.sort(key=lambda e: e[0])
+    (tmp_path / "model.ckpt.index").write_bytes(tw.table(entries))
+    (tmp_path / "model.ckpt.data-00000-of-00001").write_bytes(data)
+    mnt = mount(tmp_path / "model.ckpt", "-o", "layout=tree")
+    assert sorted(os.listdir(mnt / "part")) == ["w@0,2:-", "w@2,2:-"]
+    assert (mnt / "part" / "w@0,2:-").read_bytes() == top
+    assert (mnt / "part" / "w@2,2:-").read_bytes() == bottom
+    assert xattr(mnt / "part" / "w@2,2:-", "user.tf.slice") == "2,2:-"
+    assert xattr(mnt / "part" / "w@2,2:-", "user.shape") == "[2,2]"
+    assert (mnt / "big@300,2:70000,1").read_bytes() == big
     assert inspect("verify", tmp_path / "model.ckpt").returncode == 0
 
 

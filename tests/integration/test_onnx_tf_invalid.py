@@ -270,6 +270,13 @@ TF_CASES = [
     Case("negative-dim", raw_index([(b"", tw.header_proto()),
                                     (b"w", good_entry(dims=[]) + ld(2, ld(2, uint(1, (1 << 64) - 1))))]),
          "negative", "model.ckpt.index"),
+    Case("slice-key-garbage", raw_index([(b"", tw.header_proto()), (b"\x00\x05ab", E)]),
+         "slice key", "model.ckpt.index"),
+    Case("slice-key-dims", raw_index([(b"", tw.header_proto()), (tw.slice_key("w", [(0, 4)]), good_entry(dims=[2, 2]))]),
+         "has 1 dims", "model.ckpt.index"),
+    Case("partitioned-without-slices", raw_index([(b"", tw.header_proto()),
+                                                  (b"w", good_entry(extra=ld(7, tw.slice_proto([(0, 4)]))))]),
+         "without slice entries", "model.ckpt.index"),
     Case("checkpoint-escapes", bad_checkpoint_file, "not inside the directory", "checkpoint"),
 ]
 

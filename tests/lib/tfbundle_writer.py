@@ -122,3 +122,47 @@ def write_bundle(prefix, tensors, header=None, entries_extra=None, compute_crc=T
     with open(f"{prefix}.data-00000-of-00001", "wb") as f:
         f.write(data)
     return entries
+
+
+# ---- partitioned variables: OrderedCode slice keys ----
+
+def _num_increasing(v):
+    body = v.to_bytes((v.bit_length() + 7) // 8, "big") if v else b""
+    return bytes([len(body)]) + body
+
+
+def _string(s):
+    out = bytearray()
+    for b in s:
+        out += b"\x00\xff" if b == 0 else b"\xff\x00" if b == 0xFF else bytes([b])
+    return bytes(out) + b"\x00\x01"
+
+
+def _signed_increasing(v):
+    x = ~v if v < 0 else v
+    length = 1
+    while x >= 1 << (7 * length - 1):
+        length += 1
+    bits = 8 * length
+    header = ((1 << length) - 1) << (bits - length)
+    enc = header | x
+    if v < 0:
+        enc ^= (1 << bits) - 1
+    return enc.to_bytes(length, "big")
+
+
+def slice_key(name, extents):
+    """The key of one slice: extents are (start, length), length -1 for a whole dimension."""
+    out = _num_increasing(0) + _string(name.encode()) + _num_increasing(len(extents))
+    for start, length in extents:
+        out += _signed_increasing(start) + _signed_increasing(length)
+    return out
+
+
+def slice_proto(extents):
+    from protobuf_writer import ld as _ld, uint as _uint
+    out = b""
+    for start, length in extents:
+        ext = (_uint(1, start) if start else b"") + (_uint(2, length) if length != -1 else b"")
+        out += _ld(1, ext)
+    return out

@@ -10,6 +10,7 @@
 
 #include "formats/crc32c.h"
 #include "formats/tf/bundle.h"
+#include "formats/tf/slice_key.h"
 #include "formats/tf/table.h"
 
 static const char *data_dir = "tests/data";
@@ -338,6 +339,41 @@ static void test_entries(void)
 	CHECK(wfs_tf_dtype(0, &dt) == -1 && wfs_tf_dtype(1000, &dt) == -1 && wfs_tf_dtype(-3, &dt) == -1);
 }
 
+static void test_slice_keys(void)
+{
+	struct wfs_tf_slice_key k;
+	char spec[128];
+	/* "a/b", [0,2) of dim 0, all of dim 1 (as tfbundle_writer.py writes it) */
+	const uint8_t key[] = {0x00, 'a', '/', 'b', 0x00, 0x01, 0x01, 0x02, 0x80, 0x82, 0x80, 0x7f};
+	CHECK(wfs_tf_decode_slice_key(key, sizeof(key), &k) == NULL);
+	CHECK(k.name_len == 3 && memcmp(k.name, "a/b", 3) == 0 && k.ndim == 2);
+	CHECK(wfs_tf_slice_spec(&k, spec, sizeof(spec)) == 5 && strcmp(spec, "0,2:-") == 0);
+	free(k.name);
+	/* start 2^40 (six bytes), length 100 (two bytes), escaped 0x00 and 0xff in the name */
+	const uint8_t key2[] = {0x00, 'x', 0x00, 0xff, 0xff, 0x00, 0x00, 0x01, 0x01, 0x01,
+				0xfd, 0, 0, 0, 0, 0, 0xc0, 0x64};
+	CHECK(wfs_tf_decode_slice_key(key2, sizeof(key2), &k) == NULL);
+	CHECK(k.name_len == 3 && k.name[1] == 0x00 && k.name[2] == 0xff && k.ndim == 1);
+	CHECK(k.extent[0].start == (int64_t)1 << 40 && k.extent[0].length == 100);
+	free(k.name);
+	/* every prefix is refused */
+	for (size_t cut = 0; cut < sizeof(key2); cut++)
+		if (wfs_tf_decode_slice_key(key2, cut, &k) == NULL) {
+			CHECK(cut == sizeof(key2));
+			free(k.name);
+		}
+	/* a negative start, a bad escape, bytes after the extents */
+	const uint8_t neg[] = {0x00, 'x', 0x00, 0x01, 0x01, 0x7e, 0x7f};
+	CHECK(wfs_tf_decode_slice_key(neg, sizeof(neg), &k) != NULL);
+	const uint8_t esc[] = {0x00, 'x', 0x00, 0x07, 0x00, 0x01, 0x00};
+	CHECK(wfs_tf_decode_slice_key(esc, sizeof(esc), &k) != NULL);
+	const uint8_t extra[] = {0x00, 'x', 0x00, 0x01, 0x00, 0x80};
+	CHECK(wfs_tf_decode_slice_key(extra, sizeof(extra), &k) != NULL);
+	/* eleven-byte lengths */
+	const uint8_t huge[] = {0x00, 'x', 0x00, 0x01, 0x01, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80};
+	CHECK(wfs_tf_decode_slice_key(huge, sizeof(huge), &k) != NULL);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -345,5 +381,6 @@ int main(int argc, char **argv)
 	test_fixtures();
 	test_built();
 	test_entries();
+	test_slice_keys();
 	return check_report("test_tf_table");
 }
