@@ -258,3 +258,16 @@ def test_tf_verify_fails_on_a_wrong_crc32c(tmp_path):
     assert r.returncode == 4
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and 'tensor "a2": masked CRC-32C' in lines[0], r.stderr
+
+
+@pytest.mark.parametrize("source,fmt,files", [
+    (ONNX / "external_single", "onnx", "2 files: model.onnx and the files it refers to"),
+    (TF / "saved_model_counter/00000123", "tfbundle", "2 files: variables/variables.index and the files it refers to"),
+])
+def test_inspect_summary_names_the_format(source, fmt, files):
+    r = inspect("summary", source)
+    assert r.returncode == 0, r.stderr
+    assert f"format       {fmt}\n" in r.stdout
+    assert f"files        {files}\n" in r.stdout
+    r = inspect("summary", "--json", source)
+    assert json.loads(r.stdout)["format"] == fmt
