@@ -27,7 +27,7 @@ esac
 cd "$(dirname "$0")/.."
 root=$(pwd)
 build=$root/build-fuzz
-targets="header index names protobuf onnx tftable"
+targets="header index names ggml_decode protobuf onnx tftable"
 
 for tool in clang meson ninja; do
 	command -v $tool >/dev/null 2>&1 || {
@@ -75,8 +75,8 @@ if [ "$seconds" -gt 0 ]; then
 		log=$build/fuzz-$t.log
 		status=0
 		case $t in
-		header|index|names) dict=-dict=tests/fuzz/safetensors.dict ;;
-		*) dict=-dict=tests/fuzz/protobuf.dict ;;
+		protobuf|onnx|tftable) dict=-dict=tests/fuzz/protobuf.dict ;;
+		*) dict=-dict=tests/fuzz/safetensors.dict ;;
 		esac
 		"$bin" "$dict" -max_total_time="$seconds" \
 			-print_final_stats=1 -timeout=25 -rss_limit_mb=2048 \
