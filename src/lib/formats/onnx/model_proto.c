@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "internal_onnx.h"
+#include "../../internal.h"
 
 int wfs_onnx_fail(struct wfs_onnx_reader *r, const char *fmt, ...)
 {
@@ -18,7 +19,10 @@ int wfs_onnx_fail(struct wfs_onnx_reader *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (r->path_len)
+	if (r->tensor_name)
+		wfs_error_add(r->err, "%s: %s %s: %s", r->label, r->path,
+			      wfs_quote((const char *)r->tensor_name, r->tensor_name_len, (char[WFS_QUOTE_MAX]){0}), msg);
+	else if (r->path_len)
 		wfs_error_add(r->err, "%s: %s: %s", r->label, r->path, msg);
 	else
 		wfs_error_add(r->err, "%s: %s", r->label, msg);

@@ -158,7 +158,32 @@ static int set_data(struct wfs_onnx_reader *r, struct wfs_onnx_tensor *t, const 
 	return 0;
 }
 
+/* The name (field 8), looked for first so that every message can give it; NULL if none is readable. */
+static void find_name(struct wfs_onnx_reader *r, struct wfs_cursor c)
+{
+	struct wfs_pb_field f;
+	const char *why;
+	while (wfs_pb_next(&c, &f, &why) > 0) {
+		if (f.number == 8 && f.wire == WFS_PB_LEN && wfs_pb_len(&f)) {
+			r->tensor_name = f.sub.p;
+			r->tensor_name_len = wfs_pb_len(&f);
+			return;
+		}
+	}
+}
+
+static int read_tensor(struct wfs_onnx_reader *r, struct wfs_cursor c, struct wfs_onnx_tensor *t, bool named);
+
 int wfs_onnx_read_tensor(struct wfs_onnx_reader *r, struct wfs_cursor c, struct wfs_onnx_tensor *t, bool named)
+{
+	find_name(r, c);
+	int rc = read_tensor(r, c, t, named);
+	r->tensor_name = NULL;
+	r->tensor_name_len = 0;
+	return rc;
+}
+
+static int read_tensor(struct wfs_onnx_reader *r, struct wfs_cursor c, struct wfs_onnx_tensor *t, bool named)
 {
 	memset(t, 0, sizeof(*t));
 	t->where = r->path;
