@@ -5,11 +5,13 @@
  * a buffer of exactly its length: keys come strictly increasing and lie
  * inside the buffer or a block it uncompressed; each value is read as a
  * BundleHeaderProto (key "") or BundleEntryProto, whose dims and slices are
- * bounded.
+ * bounded; a key starting with 0 is decoded as a slice key, whose name is
+ * no longer than the key and whose spec text fits its buffer.
  */
 #include "fuzz_invariant.h"
 
 #include "formats/tf/bundle.h"
+#include "formats/tf/slice_key.h"
 #include "formats/tf/table.h"
 #include "weightfs/error.h"
 
@@ -51,6 +53,16 @@ static int on_entry(void *ctx, const uint8_t *key, size_t klen, const uint8_t *v
 			FZ_CHECK(e.ndim <= WFS_TF_MAX_DIMS, "too many dims");
 		enum wfs_dtype dt;
 		(void)wfs_tf_dtype(e.dtype, &dt);
+		struct wfs_tf_slice_key k;
+		if (key[0] == 0 && wfs_tf_decode_slice_key(key, klen, &k) == NULL) {
+			FZ_CHECK(k.name_len < klen && k.ndim <= WFS_TF_MAX_DIMS, "slice key decoded past its bytes");
+			char spec[2 * WFS_TF_MAX_DIMS * 42];
+			size_t n = wfs_tf_slice_spec(&k, spec, sizeof(spec));
+			FZ_CHECK(n < sizeof(spec) && strlen(spec) == n, "slice spec text");
+			for (uint32_t d = 0; d < k.ndim; d++)
+				FZ_CHECK(k.extent[d].start >= 0 && k.extent[d].length >= -1, "a negative extent");
+			free(k.name);
+		}
 	}
 	return 0;
 }

@@ -53,6 +53,11 @@ def main():
         entries.append((f"scope/layer_{i:02d}/kernel".encode(), tw.entry_proto(tw.DT_FLOAT, [2, 2], 0, 16 * i, 16, 0)))
     put("tftable", "valid-two-blocks", tw.table(entries, block_entries=20, restart_interval=4))
     put("tftable", "valid-empty", tw.table([]))
+    sliced = [(b"", tw.header_proto()),
+              (tw.slice_key("part/w", [(0, 2), (0, -1)]), tw.entry_proto(tw.DT_FLOAT, [2, 2], 0, 0, 16, 0)),
+              (tw.slice_key("part/w", [(2, 2), (0, -1)]), tw.entry_proto(tw.DT_FLOAT, [2, 2], 0, 16, 16, 0)),
+              (b"part/w", tw.entry_proto(tw.DT_FLOAT, [4, 2], 0, 0, 0))]
+    put("tftable", "valid-partitioned", tw.table(sorted(sliced, key=lambda e: e[0])))
     put("tftable", "bad-order", tw.table([(b"", tw.header_proto()), (b"b", b""), (b"a", b"")]))
 
 
