@@ -116,6 +116,9 @@ def test_onnx_subgraph_sparse_metadata(mount, tmp_path):
     assert (mnt / "top").read_bytes() == b"\x01\x00\xfe\xff\x2c\x01"
     assert xattr(mnt / "top", "user.onnx.stored_in") == "int32_data"
     assert (mnt / "branch.w").read_bytes() == b"\x00\x00\x80\x3f\x00\x00\x00\x40"
+    assert xattr(mnt / "branch.w", "user.onnx.graph") == "if_node.then_branch"
+    with pytest.raises(OSError):
+        xattr(mnt / "top", "user.onnx.graph")
     assert (mnt / "sp.indices").read_bytes() == (1).to_bytes(8, "little") + (5).to_bytes(8, "little")
     assert xattr(mnt / "sp.values", "user.onnx.sparse_dims") == "[2,4]"
     assert xattr(mnt, "user.metadata.author") == "me"

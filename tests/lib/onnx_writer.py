@@ -29,9 +29,9 @@ def graph(initializers=(), nodes=(), sparse=(), name="g"):
             b"".join(ld(15, s) for s in sparse))
 
 
-def node_with_subgraph(g, op="If", attr="then_branch"):
+def node_with_subgraph(g, op="If", attr="then_branch", name="if_node"):
     """A NodeProto whose attribute holds graph g (AttributeProto.g)."""
-    return ld(4, op) + ld(5, ld(1, attr) + ld(6, g) + uint(20, 5))
+    return ld(3, name) + ld(4, op) + ld(5, ld(1, attr) + ld(6, g) + uint(20, 5))
 
 
 def sparse(values, indices, dims):

@@ -13,7 +13,8 @@
  * - sparse_initializer: its values and indices tensors, as NAME.values and
  *   NAME.indices, with the dense shape in user.onnx.sparse_dims.
  * - STRING initializers are listed in one warning and not shown.
- * - xattrs: user.onnx.stored_in per tensor; user.metadata.KEY for
+ * - xattrs: user.onnx.stored_in per tensor (and user.onnx.graph, the
+ *   NODE.ATTRIBUTE holding it, for a subgraph's); user.metadata.KEY for
  *   metadata_props; user.onnx.ir_version, producer_name, producer_version,
  *   domain, model_version, opset ("ai.onnx:13,ai.onnx.ml:3").
  */
@@ -180,7 +181,7 @@ static int on_tensor(void *ctx, const struct wfs_onnx_tensor *t, struct wfs_erro
 	}
 
 	/* xattrs: "user.onnx.stored_in\0FIELD\0" and, for sparse parts, the dense shape. */
-	char attrs[64 + 2 + WFS_ONNX_MAX_DIMS * 21 + 32];
+	char attrs[64 + 2 + WFS_ONNX_MAX_DIMS * 21 + 32 + 300];
 	size_t al = (size_t)snprintf(attrs, sizeof(attrs), "user.onnx.stored_in%c%s%c", 0, stored, 0);
 	if (t->sparse_part) {
 		al += (size_t)snprintf(attrs + al, sizeof(attrs) - al, "user.onnx.sparse_dims%c[", 0);
@@ -188,6 +189,8 @@ static int on_tensor(void *ctx, const struct wfs_onnx_tensor *t, struct wfs_erro
 			al += (size_t)snprintf(attrs + al, sizeof(attrs) - al, "%s%" PRIu64, i ? "," : "", t->sparse_dims[i]);
 		al += (size_t)snprintf(attrs + al, sizeof(attrs) - al, "]%c", 0);
 	}
+	if (t->graph)
+		al += (size_t)snprintf(attrs + al, sizeof(attrs) - al, "user.onnx.graph%c%s%c", 0, t->graph, 0);
 	spec.attrs = attrs;
 	spec.attrs_len = al;
 	rc = wfs_build_add_tensor(b, o->label, &spec, o->err);

@@ -13,6 +13,8 @@ struct wfs_onnx_reader {
 	struct wfs_error *err;
 	char path[256];    /**< where the reader is: "graph.node[2].attribute[0].g.initializer[1]" */
 	size_t path_len;
+	char graph[256];   /**< the subgraph being read: "NODE.ATTRIBUTE" pairs joined by '/', "" for the main graph */
+	size_t graph_len;
 	const uint8_t *tensor_name; /**< the TensorProto being read, when its name is known: messages name it */
 	size_t tensor_name_len;
 };

@@ -67,9 +67,52 @@ static void pop(struct wfs_onnx_reader *r, size_t old)
 
 static int read_graph(struct wfs_onnx_reader *r, struct wfs_cursor c, unsigned depth);
 
-static int report(struct wfs_onnx_reader *r, const struct wfs_onnx_tensor *t)
+static int report(struct wfs_onnx_reader *r, struct wfs_onnx_tensor *t)
 {
+	t->graph = r->graph_len ? r->graph : NULL;
 	return r->sink->tensor ? r->sink->tensor(r->sink->ctx, t, r->err) : 0;
+}
+
+/* The string field @p number of the message @p c (a node's or an attribute's name), or an empty one. */
+static void find_string(struct wfs_cursor c, uint32_t number, const uint8_t **s, size_t *len)
+{
+	struct wfs_pb_field f;
+	const char *why;
+	*s = (const uint8_t *)"";
+	*len = 0;
+	while (wfs_pb_next(&c, &f, &why) > 0) {
+		if (f.number == number && f.wire == WFS_PB_LEN) {
+			*s = f.sub.p;
+			*len = wfs_pb_len(&f);
+			return;
+		}
+	}
+}
+
+/* Appends "/NODE.ATTRIBUTE" (or "[k]" for the k-th of graphs) to r->graph; returns the old length. */
+static size_t push_graph(struct wfs_onnx_reader *r, const uint8_t *node, size_t nlen, const uint8_t *attr, size_t alen,
+			 long k)
+{
+	size_t old = r->graph_len, room = sizeof(r->graph) - old;
+	int n = snprintf(r->graph + old, room, "%s%.*s.%.*s", old ? "/" : "", (int)(nlen > 100 ? 100 : nlen),
+			 (const char *)node, (int)(alen > 100 ? 100 : alen), (const char *)attr);
+	if (n >= 0 && (size_t)n < room && k >= 0) {
+		int m = snprintf(r->graph + old + n, room - (size_t)n, "[%ld]", k);
+		n = m < 0 ? -1 : n + m;
+	}
+	if (n < 0 || (size_t)n >= room) {
+		memcpy(r->graph + sizeof(r->graph) - 4, "...", 4);
+		r->graph_len = sizeof(r->graph) - 1;
+	} else {
+		r->graph_len = old + (size_t)n;
+	}
+	return old;
+}
+
+static void pop_graph(struct wfs_onnx_reader *r, size_t old)
+{
+	r->graph_len = old;
+	r->graph[old] = '\0';
 }
 
 static int read_sparse(struct wfs_onnx_reader *r, struct wfs_cursor c)
@@ -119,19 +162,26 @@ static int read_sparse(struct wfs_onnx_reader *r, struct wfs_cursor c)
 	return rc;
 }
 
-static int read_attribute(struct wfs_onnx_reader *r, struct wfs_cursor c, unsigned depth)
+static int read_attribute(struct wfs_onnx_reader *r, struct wfs_cursor c, unsigned depth, const uint8_t *node,
+			  size_t nlen)
 {
 	struct wfs_pb_field f;
 	const char *why;
 	int more, rc = 0;
 	long ngraphs = 0;
+	const uint8_t *attr;
+	size_t alen;
+	find_string(c, 1, &attr, &alen);
 	while ((more = wfs_pb_next(&c, &f, &why)) > 0) {
 		if (f.number != 6 && f.number != 11) /* g, graphs */
 			continue;
 		if (f.wire != WFS_PB_LEN)
 			return wfs_onnx_wire(r, f.number == 6 ? "g" : "graphs", &f, WFS_PB_LEN);
-		size_t old = push(r, f.number == 6 ? "g" : "graphs", f.number == 6 ? -1 : ngraphs++);
+		long k = f.number == 6 ? -1 : ngraphs++;
+		size_t old = push(r, f.number == 6 ? "g" : "graphs", k);
+		size_t gold = push_graph(r, node, nlen, attr, alen, k);
 		int grc = read_graph(r, f.sub, depth + 1);
+		pop_graph(r, gold);
 		pop(r, old);
 		if (grc == -ENOMEM || (grc && grc != WFS_EINVALID))
 			return grc;
@@ -149,13 +199,16 @@ static int read_node(struct wfs_onnx_reader *r, struct wfs_cursor c, unsigned de
 	const char *why;
 	int more, rc = 0;
 	long nattr = 0;
+	const uint8_t *node;
+	size_t nlen;
+	find_string(c, 3, &node, &nlen);
 	while ((more = wfs_pb_next(&c, &f, &why)) > 0) {
 		if (f.number != 5) /* attribute */
 			continue;
 		if (f.wire != WFS_PB_LEN)
 			return wfs_onnx_wire(r, "attribute", &f, WFS_PB_LEN);
 		size_t old = push(r, "attribute", nattr++);
-		int arc = read_attribute(r, f.sub, depth);
+		int arc = read_attribute(r, f.sub, depth, node, nlen);
 		pop(r, old);
 		if (arc && arc != WFS_EINVALID)
 			return arc;

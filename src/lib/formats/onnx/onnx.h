@@ -88,6 +88,7 @@ struct wfs_onnx_tensor {
 	uint32_t sparse_ndim;
 	uint64_t sparse_dims[WFS_ONNX_MAX_DIMS];
 	const char *where;          /**< "graph.initializer[3]"-style path, for messages */
+	const char *graph;          /**< NULL in the main graph; in a subgraph "NODE.ATTRIBUTE" (joined by '/' when nested) */
 };
 
 /** What the reader reports, as it finds it. Each returns 0, WFS_EINVALID (lines added) or -ENOMEM. */
