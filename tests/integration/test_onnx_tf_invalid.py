@@ -215,6 +215,25 @@ def restart_point(block):
     block[-4 - 4 * n:-4 - 4 * n + 4] = struct.pack("<I", 5000)
 
 
+def repeated_data_block(d):
+    """An index whose two entries name the same data block (reading it again and
+    again would cost far more than the file's size)."""
+    data, trailer = tw.block([(b"", tw.header_proto())])
+    out = bytearray(data + trailer)
+    meta, mtrailer = tw.block([])
+    meta_handle = tw.handle(len(out), len(meta))
+    out += meta + mtrailer
+    h = tw.handle(0, len(data))
+    idx, itrailer = tw.block([(b"", h), (b"a", h)], 1)
+    index_handle = tw.handle(len(out), len(idx))
+    out += idx + itrailer
+    footer = meta_handle + index_handle
+    out += footer + b"\0" * (40 - len(footer)) + struct.pack("<Q", tw.MAGIC)
+    (d / "model.ckpt.index").write_bytes(bytes(out))
+    (d / "model.ckpt.data-00000-of-00001").write_bytes(b"")
+    return d / "model.ckpt"
+
+
 def bad_checkpoint_file(d):
     (d / "checkpoint").write_text('model_checkpoint_path: "../elsewhere/model.ckpt"\n')
     return d
@@ -277,6 +296,7 @@ TF_CASES = [
     Case("partitioned-without-slices", raw_index([(b"", tw.header_proto()),
                                                   (b"w", good_entry(extra=ld(7, tw.slice_proto([(0, 4)]))))]),
          "without slice entries", "model.ckpt.index"),
+    Case("repeated-data-block", repeated_data_block, "overlaps or precedes", "model.ckpt.index"),
     Case("checkpoint-escapes", bad_checkpoint_file, "not inside the directory", "checkpoint"),
 ]
 

@@ -282,6 +282,7 @@ int wfs_tft_read(const uint8_t *file, size_t size, const char *label, wfs_tft_en
 	uint8_t *prev_sep = NULL;
 	size_t prev_sep_len = 0;
 	bool have_sep = false;
+	uint64_t next_data = 0;
 	if ((rc = block_begin(&r, "index", index.offset, data, len, &it)) == 0) {
 		while ((rc = block_next(&r, "index", index.offset, &it, &restart)) == 1) {
 			if (have_sep && compare(it.key, it.key_len, prev_sep, prev_sep_len) <= 0) {
@@ -304,8 +305,16 @@ int wfs_tft_read(const uint8_t *file, size_t size, const char *label, wfs_tft_en
 				rc = fail(&r, "index block: a value is not one block handle");
 				break;
 			}
+			/* Data blocks are written one after the other: a handle that goes back
+			 * (or repeats a block) would make reading cost more than the file's size. */
+			if (h.offset < next_data) {
+				rc = fail(&r, "index block: data block handle (offset %llu) overlaps or precedes the previous data block",
+					  (unsigned long long)h.offset);
+				break;
+			}
 			if ((rc = read_data_block(&r, h, prev_sep, prev_sep_len, fn, ctx)) != 0)
 				break;
+			next_data = h.offset + h.size + WFS_TFT_TRAILER_LEN; /* inside the file: checked by load_block */
 		}
 		if (rc == 0 && restart != it.nrestarts && it.entries_end)
 			rc = fail(&r, "index block: restart point %u is not at an entry", restart);
