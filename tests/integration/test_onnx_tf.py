@@ -193,6 +193,10 @@ def test_tf_source_forms(mount, tmp_path):
                                      'all_model_checkpoint_paths: "model.ckpt-7"\n')
     mnt = mount(ckpt, "-o", "layout=flat")
     assert sorted(n for n in os.listdir(mnt) if n != "checkpoint") == want
+    # older TF writes the absolute path of where it saved: the bundle next to the file is meant
+    (ckpt / "checkpoint").write_text('model_checkpoint_path: "/tmp/train/model.ckpt-7"\n')
+    mnt = mount(ckpt, "-o", "layout=flat")
+    assert sorted(n for n in os.listdir(mnt) if n != "checkpoint") == want
 
 
 def test_tf_names_split_at_slash(mount):
