@@ -374,3 +374,38 @@ def test_bad_options(run_weightfs, model, tmp_path, opts, fragment):
     mnt.mkdir()
     r = run_weightfs(*opts, model[0], mnt)
     assert r.returncode == 2 and fragment in r.stderr
+
+
+# ---- types of other formats: I4, U4, C128 (an ONNX model) ------------------------
+
+def test_onnx_nibbles_and_complex128(mount, tmp_path):
+    from onnx_writer import COMPLEX128, graph, model, tensor
+    INT4, UINT4 = 22, 21  # onnx.proto TensorProto.DataType
+    i4 = bytes([0x8F, 0x70, 0x21])  # elements -1, -8, 0, 7, 1, 2 (low nibble first)
+    u4 = bytes([0x8F, 0x70])        # 15, 8, 0, 7
+    c128 = struct.pack("<4d", 1.5, -2.5, 1e300, -0.0)
+    g = graph([tensor("q.i4", INT4, [2, 3], raw=i4), tensor("q.u4", UINT4, [4], raw=u4),
+               tensor("q.c128", COMPLEX128, [2], raw=c128)])
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model(g))
+
+    def nibbles(data, signed):
+        out = [x for b in data for x in (b & 15, b >> 4)]
+        return [x - 16 if signed and x >= 8 else x for x in out]
+
+    mnt = mount(path, "-o", "view=npy")
+    for p in (mnt / "q.i4.npy",):
+        for a in (np.load(p), np.load(p, mmap_mode="r")):
+            assert a.dtype == np.int8 and a.shape == (2, 3)
+            assert a.ravel().tolist() == nibbles(i4, True) == [-1, -8, 0, 7, 1, 2]
+    a = np.load(mnt / "q.u4.npy")
+    assert a.dtype == np.uint8 and a.tolist() == nibbles(u4, False)
+    a = np.load(mnt / "q.c128.npy", mmap_mode="r")
+    assert a.dtype == np.complex128 and a.tobytes() == c128
+    assert os.getxattr(mnt / "q.i4.npy", "user.dtype") == b"I8"
+    assert os.getxattr(mnt / "q.i4.npy", "user.stored_dtype") == b"I4"
+
+    mnt = mount(path, "-o", "view=f32")  # integers and complex keep their bytes
+    for name, data, dtype in (("q.i4", i4, b"I4"), ("q.u4", u4, b"U4"), ("q.c128", c128, b"C128")):
+        assert (mnt / name).read_bytes() == data
+        assert os.getxattr(mnt / name, "user.dtype") == dtype
