@@ -376,13 +376,30 @@ static bool check_tensors(struct parser *p, struct wfs_gguf *g)
 				     g->alignment);
 			continue;
 		}
+	}
+	if (!ok)
+		return false;
+	/* A truncated file puts many tensors past its end: one line says so. */
+	uint64_t past = 0;
+	const struct wfs_gguf_tensor *first = NULL;
+	for (uint64_t i = 0; i < g->n_tensors; i++) {
+		const struct wfs_gguf_tensor *t = &g->tensors[i];
 		if (t->offset > data_size || t->nbytes > data_size - t->offset) {
-			ok = invalid(p, "%" PRIu64 " bytes at offset %" PRIu64 " of the data section run past the end of the file (the data section has %" PRIu64 " bytes)",
-				     t->nbytes, t->offset, data_size);
-			continue;
+			if (first == NULL)
+				first = t;
+			past++;
 		}
 	}
-	return ok;
+	if (first) {
+		char q[WFS_QUOTE_MAX], more[96] = "";
+		if (past > 1)
+			snprintf(more, sizeof(more), "; %" PRIu64 " tensors end past it (truncated?)", past);
+		wfs_error_add(p->err, "%s: tensor %s: %" PRIu64 " bytes at offset %" PRIu64 " of the data section run past the end of the file (the data section has %" PRIu64 " bytes%s)",
+			      p->label, wfs_quote(first->name, first->name_len, q), first->nbytes, first->offset,
+			      data_size, more);
+		return false;
+	}
+	return true;
 }
 
 /* Duplicate keys, duplicate tensor names, overlapping tensors. */

