@@ -53,7 +53,10 @@ static void puts_(struct out *o, const char *s)
 	put(o, s, strlen(s));
 }
 
-/* The shortest decimal text that reads back to the same float of its width; NaN/Infinity as Python's json. */
+/*
+ * The shortest decimal text that reads back to the same float of its width
+ * (integral values without an exponent); NaN/Infinity as Python's json.
+ */
 static void put_float(struct out *o, double v, bool single)
 {
 	char b[40];
@@ -63,6 +66,11 @@ static void put_float(struct out *o, double v, bool single)
 	}
 	if (isinf(v)) {
 		puts_(o, v < 0 ? "-Infinity" : "Infinity");
+		return;
+	}
+	if (v == floor(v) && fabs(v) < 9007199254740992.0) { /* integral: "10000", not "1e+04" */
+		snprintf(b, sizeof(b), "%.0f", v);
+		puts_(o, b);
 		return;
 	}
 	for (int prec = 1; prec <= 17; prec++) {
