@@ -68,6 +68,10 @@ static void put_float(struct out *o, double v, bool single)
 		puts_(o, v < 0 ? "-Infinity" : "Infinity");
 		return;
 	}
+	if (v == 0 && signbit(v)) { /* "-0" would read back as the integer 0 */
+		puts_(o, "-0.0");
+		return;
+	}
 	if (v == floor(v) && fabs(v) < 9007199254740992.0) { /* integral: "10000", not "1e+04" */
 		snprintf(b, sizeof(b), "%.0f", v);
 		puts_(o, b);
