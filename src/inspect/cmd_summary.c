@@ -44,6 +44,27 @@ static void kv_json(struct jw *w, const struct wfs_model *m, const struct wfs_kv
 	jw_end(w);
 }
 
+/* A GGUF key/value of the root group, or NULL. */
+static const struct wfs_kv *gguf_kv(const struct wfs_model *m, const char *key)
+{
+	for (size_t i = 0; i < m->nmetadata; i++)
+		if (m->metadata[i].space == WFS_KV_GGUF && m->metadata[i].group == 0 &&
+		    strcmp(wfs_model_str(m, m->metadata[i].key), key) == 0)
+			return &m->metadata[i];
+	return NULL;
+}
+
+/* Bits per weight: stored bits over parameters (what llama.cpp calls BPW). */
+static double bits_per_weight(const struct wfs_model *m, const struct totals *t)
+{
+	return t->all ? (double)m->total_bytes * 8.0 / (double)t->all : 0.0;
+}
+
+static bool is_gguf(const struct wfs_model *m)
+{
+	return m->format && strcmp(m->format, "gguf") == 0;
+}
+
 static const char *layout(const struct wfs_model *m)
 {
 	return m->sharded ? "sharded" : m->nshards == 1 ? "single" : "merged";
@@ -57,7 +78,17 @@ static void print_json(const char *source, const struct wfs_model *m, const stru
 	jw_key(&w, "source");
 	jw_cstring(&w, source);
 	jw_key(&w, "format");
-	jw_cstring(&w, "safetensors");
+	jw_cstring(&w, m->format ? m->format : "safetensors");
+	if (is_gguf(m)) {
+		const struct wfs_kv *arch = gguf_kv(m, "general.architecture");
+		jw_key(&w, "architecture");
+		if (arch)
+			jw_string(&w, wfs_model_str(m, arch->value), arch->value.len);
+		else
+			jw_null(&w);
+		jw_key(&w, "bits_per_weight");
+		jw_double(&w, bits_per_weight(m, t));
+	}
 	jw_key(&w, "layout");
 	jw_cstring(&w, layout(m));
 	jw_key(&w, "sharded");
@@ -125,11 +156,58 @@ static void print_kv(const struct wfs_model *m, const struct wfs_kv *kv, size_t 
 	}
 }
 
+/*
+ * The main GGUF KVs: general.*, the architecture's own (ARCH.*), the
+ * tokenizer's scalars; long arrays as their item count (--json has them all).
+ */
+static void print_gguf_kvs(const struct wfs_model *m)
+{
+	const struct wfs_kv *arch = gguf_kv(m, "general.architecture");
+	size_t alen = arch ? arch->value.len : 0;
+	const char *aname = arch ? wfs_model_str(m, arch->value) : "";
+	size_t width = 0, n = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < m->nmetadata; i++) {
+			const struct wfs_kv *kv = &m->metadata[i];
+			const char *k = wfs_model_str(m, kv->key);
+			bool main = kv->space == WFS_KV_GGUF && kv->group == 0 &&
+				    (strncmp(k, "general.", 8) == 0 || strncmp(k, "split.", 6) == 0 ||
+				     (alen && kv->key.len > alen && memcmp(k, aname, alen) == 0 && k[alen] == '.') ||
+				     (strncmp(k, "tokenizer.", 10) == 0 && !(kv->json && k[0] && wfs_model_str(m, kv->value)[0] == '[')));
+			if (!main)
+				continue;
+			size_t w = name_width(k, kv->key.len);
+			if (pass == 0) {
+				width = w > width ? w : width;
+				n++;
+				continue;
+			}
+			fputs("  ", stdout);
+			put_name(stdout, k, kv->key.len);
+			printf("%*s  ", (int)(width - w), "");
+			const char *v = wfs_model_str(m, kv->value);
+			if (kv->value.len > 200)
+				printf("(%zu bytes; see --json)", kv->value.len);
+			else
+				put_name(stdout, v, kv->value.len);
+			fputc('\n', stdout);
+		}
+		if (pass == 0 && n)
+			printf("gguf metadata (main keys; --json has all %zu)\n", m->nmetadata);
+	}
+}
+
 static void print_text(const char *source, const struct wfs_model *m, const struct totals *t)
 {
 	char a[32], b[32];
 	printf("source       %s\n", source);
-	printf("format       safetensors\n");
+	printf("format       %s\n", m->format ? m->format : "safetensors");
+	const struct wfs_kv *arch = is_gguf(m) ? gguf_kv(m, "general.architecture") : NULL;
+	if (arch) {
+		fputs("architecture ", stdout);
+		put_name(stdout, wfs_model_str(m, arch->value), arch->value.len);
+		fputc('\n', stdout);
+	}
 	if (m->sharded)
 		printf("files        sharded: %zu shard%s, index %s\n", m->nshards, m->nshards == 1 ? "" : "s",
 		       wfs_model_str(m, m->index_name));
@@ -146,7 +224,11 @@ static void print_text(const char *source, const struct wfs_model *m, const stru
 		if (t->tensors[d])
 			printf("  %-11s%" PRIu64 " in %" PRIu64 " tensor%s\n", wfs_dtype_name((enum wfs_dtype)d),
 			       t->params[d], t->tensors[d], t->tensors[d] == 1 ? "" : "s");
-	if (m->nmetadata) {
+	if (is_gguf(m)) {
+		if (t->all)
+			printf("bits/weight  %.2f\n", bits_per_weight(m, t));
+		print_gguf_kvs(m);
+	} else if (m->nmetadata) {
 		printf("__metadata__\n");
 		print_kv(m, m->metadata, m->nmetadata);
 	}
