@@ -23,13 +23,14 @@ struct out {
 	int rc;
 };
 
-static void put(struct out *o, const char *s, size_t n)
+/* Makes room for @p n more bytes (and a NUL); false when over the limit or out of memory. */
+static bool grow(struct out *o, size_t n)
 {
 	if (o->rc)
-		return;
+		return false;
 	if (n > o->limit - o->len) {
 		o->rc = -E2BIG;
-		return;
+		return false;
 	}
 	if (o->len + n + 1 > o->cap) {
 		size_t cap = o->cap ? o->cap : 64;
@@ -38,14 +39,40 @@ static void put(struct out *o, const char *s, size_t n)
 		char *np = realloc(o->p, cap);
 		if (np == NULL) {
 			o->rc = -ENOMEM;
-			return;
+			return false;
 		}
 		o->p = np;
 		o->cap = cap;
 	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-	o->p[o->len] = '\0';
+	return true;
+}
+
+static inline void put(struct out *o, const char *s, size_t n)
+{
+	if (__builtin_expect(o->rc == 0 && o->len + n < o->cap && n <= o->limit - o->len, 1) || grow(o, n)) {
+		memcpy(o->p + o->len, s, n);
+		o->len += n;
+		o->p[o->len] = '\0';
+	}
+}
+
+/* An integer in decimal, without printf. */
+static void put_int(struct out *o, uint64_t v, bool negative)
+{
+	char b[24];
+	size_t i = sizeof(b);
+	do {
+		b[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (negative)
+		b[--i] = '-';
+	put(o, b + i, sizeof(b) - i);
+}
+
+static void put_signed(struct out *o, int64_t v)
+{
+	put_int(o, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0);
 }
 
 static void puts_(struct out *o, const char *s)
@@ -123,17 +150,16 @@ static void put_json_string(struct out *o, const char *s, size_t n)
 
 static void put_value(struct out *o, struct wfs_cursor *c, uint32_t type, bool in_json, unsigned depth)
 {
-	char b[32];
 	switch (type) {
-	case WFS_GGUF_UINT8: snprintf(b, sizeof(b), "%u", wfs_cur_u8(c)); break;
-	case WFS_GGUF_INT8: snprintf(b, sizeof(b), "%d", (int8_t)wfs_cur_u8(c)); break;
-	case WFS_GGUF_UINT16: snprintf(b, sizeof(b), "%u", wfs_cur_u16le(c)); break;
-	case WFS_GGUF_INT16: snprintf(b, sizeof(b), "%d", (int16_t)wfs_cur_u16le(c)); break;
-	case WFS_GGUF_UINT32: snprintf(b, sizeof(b), "%" PRIu32, wfs_cur_u32le(c)); break;
-	case WFS_GGUF_INT32: snprintf(b, sizeof(b), "%" PRId32, (int32_t)wfs_cur_u32le(c)); break;
-	case WFS_GGUF_UINT64: snprintf(b, sizeof(b), "%" PRIu64, wfs_cur_u64le(c)); break;
-	case WFS_GGUF_INT64: snprintf(b, sizeof(b), "%" PRId64, (int64_t)wfs_cur_u64le(c)); break;
-	case WFS_GGUF_BOOL: snprintf(b, sizeof(b), "%s", wfs_cur_u8(c) ? "true" : "false"); break;
+	case WFS_GGUF_UINT8: put_int(o, wfs_cur_u8(c), false); return;
+	case WFS_GGUF_INT8: put_signed(o, (int8_t)wfs_cur_u8(c)); return;
+	case WFS_GGUF_UINT16: put_int(o, wfs_cur_u16le(c), false); return;
+	case WFS_GGUF_INT16: put_signed(o, (int16_t)wfs_cur_u16le(c)); return;
+	case WFS_GGUF_UINT32: put_int(o, wfs_cur_u32le(c), false); return;
+	case WFS_GGUF_INT32: put_signed(o, (int32_t)wfs_cur_u32le(c)); return;
+	case WFS_GGUF_UINT64: put_int(o, wfs_cur_u64le(c), false); return;
+	case WFS_GGUF_INT64: put_signed(o, (int64_t)wfs_cur_u64le(c)); return;
+	case WFS_GGUF_BOOL: puts_(o, wfs_cur_u8(c) ? "true" : "false"); return;
 	case WFS_GGUF_FLOAT32: {
 		uint32_t u = wfs_cur_u32le(c);
 		float f;
@@ -181,7 +207,6 @@ static void put_value(struct out *o, struct wfs_cursor *c, uint32_t type, bool i
 		o->rc = o->rc ? o->rc : -EINVAL;
 		return;
 	}
-	puts_(o, b);
 }
 
 int wfs_gguf_kv_render(const uint8_t *buf, const struct wfs_gguf_kv *kv, size_t limit, char **out,
@@ -189,7 +214,14 @@ int wfs_gguf_kv_render(const uint8_t *buf, const struct wfs_gguf_kv *kv, size_t 
 {
 	struct out o = {NULL, 0, 0, limit, 0};
 	struct wfs_cursor c = wfs_cursor_make(buf + kv->value_off, kv->value_len);
-	put(&o, "", 0);
+	/* Room for the usual text at once (JSON of an array is about twice its encoding). */
+	size_t guess = kv->value_len < (32u << 20) ? kv->value_len * 2 + 16 : (64u << 20);
+	guess = guess < limit ? guess : limit;
+	if (!grow(&o, guess < 4096 ? 1 : guess)) {
+		free(o.p);
+		return o.rc;
+	}
+	o.p[0] = '\0';
 	put_value(&o, &c, kv->type, false, 0);
 	if (o.rc == 0 && c.bad)
 		o.rc = -EINVAL;
