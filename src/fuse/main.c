@@ -51,6 +51,8 @@ struct options {
 	char *chunk_size;
 	char *cache_size;
 	char *cache_dir;
+	char *cache_dir_size;
+	char *logfile;     /* -o logfile=PATH */
 	char *files;       /* comma-separated, possibly split by libfuse's option parser */
 	int last_was_files;
 	int readahead_kb;
@@ -82,6 +84,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("chunk_size=%s", chunk_size),
 	OPT("cache_size=%s", cache_size),
 	OPT("cache_dir=%s", cache_dir),
+	OPT("cache_dir_size=%s", cache_dir_size),
+	OPT("logfile=%s", logfile),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -144,13 +148,15 @@ static void usage(const char *prog)
 	       "Mount a model as a read-only directory of tensor files.\n"
 	       "SOURCE is a model directory, a model file (detected by its content), an\n"
 	       "index .json file, a Hugging Face cache snapshot or repository directory,\n"
-	       "or https://, hf://, s3:// (see README for the formats and their order).\n"
+	       "or a remote model: https://host/path/ (or http://), hf://ORG/NAME[@REVISION],\n"
+	       "s3://BUCKET/PREFIX/ (see README for the formats and their order).\n"
 	       "\n"
 	       "options:\n"
 	       "    -h, --help             print this help and exit\n"
 	       "    -V, --version          print the version and exit\n"
-	       "    -f                     stay in the foreground\n"
-	       "    -d, -o debug           foreground, log every FUSE request\n"
+	       "    -f                     stay in the foreground (tells systemd READY=1\n"
+	       "                           when NOTIFY_SOCKET is set)\n"
+	       "    -d, -o debug           foreground, log every FUSE request (and HTTP request)\n"
 	       "    -s                     single-threaded\n"
 	       "    -o layout=NAME         modules (default): model.layers.0.mlp/up_proj.weight\n"
 	       "                           tree: model/layers/0/mlp/up_proj/weight\n"
@@ -163,16 +169,34 @@ static void usage(const char *prog)
 	       "                           0 keeps the kernel's default)\n"
 	       "    -o io=auto|copy|splice how reads reach the kernel (default auto = copy;\n"
 	       "                           splice is faster, reads capped at 512 KiB when a\n"
-	       "                           pipe cannot hold 1 MiB; see README for its limit)\n"
+	       "                           pipe cannot hold 1 MiB; see weightfs(1) for its limit)\n"
 	       "    -o max_read=N          the largest read request in bytes (default 1 MiB)\n"
 	       "    -o uid=N,gid=N         owner and group of every file (default: yours)\n"
 	       "    -o umask=NNN           permission bits to clear from 0444/0555 (octal)\n"
 	       "    -o nonempty            mount over a directory that has files in it\n"
+	       "    -o fsname=NAME         source shown by mount and df (default: SOURCE's path)\n"
+	       "    -o logfile=PATH        append messages to PATH (instead of syslog once\n"
+	       "                           daemonized; also stderr in the foreground)\n"
+	       "\n"
+	       "remote models (https://, hf://, s3://):\n"
+	       "    -o chunk_size=N        bytes per request (default 4M; suffixes K, M, G)\n"
+	       "    -o cache_size=N        memory for chunks (default 256M)\n"
+	       "    -o cache_dir=DIR       persistent chunk cache, shared by mounts\n"
+	       "    -o cache_dir_size=N    at most N bytes in cache_dir (default 10G;\n"
+	       "                           least recently used chunks are removed)\n"
+	       "    -o files=A,B           https:// only: further files to show\n"
+	       "\n"
+	       "FUSE options:\n"
 	       "    -o allow_other         let other users read the mount\n"
+	       "    -o allow_root          let root read the mount\n"
+	       "    -o auto_unmount        unmount when the process ends\n"
 	       "    -o max_threads=N       at most N request threads (default 10)\n"
+	       "    -o max_idle_threads=N  at most N idle request threads\n"
+	       "    -o clone_fd            one /dev/fuse descriptor per thread\n"
+	       "    -o nosuid,nodev,noexec,noatime,...  passed to the kernel\n"
 	       "\n"
 	       "Tensor files carry the xattrs user.dtype, user.shape, user.name,\n"
-	       "user.shard and user.offset; see README.md for all of them.\n"
+	       "user.shard and user.offset; see weightfs(1) for all of them.\n"
 	       "\n"
 	       "exit codes: 0 mounted, 1 internal error, 2 usage, 3 SOURCE unreadable,\n"
 	       "            4 invalid model, 5 mount failed\n"
@@ -285,6 +309,7 @@ static void *ready_thread(void *p)
 		if (wfs_set_readahead(a->mountpoint, a->readahead_kb, why, sizeof(why)) < 0 && a->readahead_given)
 			wfs_log(LOG_WARNING, "readahead_kb=%d not applied: %s", a->readahead_kb, why);
 	}
+	wfs_notify_ready(a->mountpoint);
 	if (a->ready_fd >= 0) {
 		unsigned char ok = EXIT_OK;
 		wfs_log_to_syslog();
@@ -292,10 +317,13 @@ static void *ready_thread(void *p)
 		if (null >= 0) {
 			dup2(null, STDIN_FILENO);
 			dup2(null, STDOUT_FILENO);
-			dup2(null, STDERR_FILENO);
+			/* With -o logfile, what libfuse prints lands there too. */
+			dup2(wfs_log_file_fd() >= 0 ? wfs_log_file_fd() : null, STDERR_FILENO);
 			if (null > STDERR_FILENO)
 				close(null);
 		}
+		/* Where stderr is gone (syslog, -o logfile), say what is served. */
+		wfs_log(LOG_INFO, "serving %s", a->mountpoint);
 		if (write(a->ready_fd, &ok, 1) < 0)
 			wfs_log(LOG_WARNING, "telling the parent: %s", strerror(errno));
 		close(a->ready_fd);
@@ -422,6 +450,10 @@ static int load(const struct options *o, const struct fuse_cmdline_opts *cmd, en
 		return EXIT_USAGE;
 	open_opts.format = o->format;
 	open_opts.root = o->root;
+	size_t dir_size = 0;
+	if (parse_size("cache_dir_size", o->cache_dir_size, &dir_size) < 0)
+		return EXIT_USAGE;
+	open_opts.remote.cache_dir_size = dir_size;
 	open_opts.remote.cache_dir = o->cache_dir;
 	open_opts.remote.files = o->files;
 	open_opts.remote.verbose = cmd->debug;
@@ -605,9 +637,14 @@ static int mount_and_serve(struct fuse_session *se, const struct options *o, con
 		close(ready.ready_fd);
 	}
 	rc = serve(se, cmd);
+	wfs_notify_stopping();
 	fuse_session_unmount(se);
 	fuse_remove_signal_handlers(se);
 	remove_dead_mount(mountpoint, dev);
+	if (!served_to_the_end(rc))
+		wfs_log(LOG_ERR, "%s: the request loop failed (%d); exiting", mountpoint, rc);
+	else if (!cmd->foreground)
+		wfs_log(LOG_INFO, "%s unmounted; exiting", mountpoint);
 	return served_to_the_end(rc) ? EXIT_OK : EXIT_INTERNAL;
 }
 
@@ -634,6 +671,11 @@ int main(int argc, char *argv[])
 	}
 	if (fuse_parse_cmdline(&args, &cmd) != 0 || check_options(&o, argv[0], &layout) < 0)
 		goto out;
+	if (o.logfile && (status = wfs_log_open_file(o.logfile)) < 0) {
+		fprintf(stderr, "weightfs: logfile=%s: %s\n", o.logfile, strerror(-status));
+		status = EXIT_USAGE;
+		goto out;
+	}
 	raise_fd_limit();
 	if ((status = load(&o, &cmd, layout, &model, &ns)) != EXIT_OK)
 		goto out;
@@ -662,7 +704,9 @@ out:
 	free(o.chunk_size);
 	free(o.cache_size);
 	free(o.cache_dir);
+	free(o.cache_dir_size);
 	free(o.files);
+	free(o.logfile);
 	fuse_opt_free_args(&args);
 	return status;
 }

@@ -25,16 +25,19 @@ static void global_help(void)
 	printf("usage: " PROG " COMMAND [options] ARGS...\n"
 	       "       " PROG " --help | --version\n"
 	       "\n"
-	       "Summarise, list, verify, compute statistics of and diff safetensors models\n"
+	       "Summarise, list, verify, compute statistics of and diff models (safetensors,\n"
+	       "PyTorch, GGUF, ONNX, TensorFlow bundles)\n"
 	       "from the shell, with the library of the weightfs mount (no FUSE).\n"
 	       "\n"
 	       "commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		printf("    %s %s\n        %s\n", commands[i]->name, commands[i]->synopsis, commands[i]->summary);
 	printf("\n"
-	       "SOURCE is what the mount takes: a model directory (sharded with\n"
-	       "model.safetensors.index.json, or with *.safetensors files), a .safetensors\n"
-	       "file, an index .json file, or a Hugging Face cache snapshot or repository;\n"
+	       "SOURCE is what the mount takes: a model directory, a model file (its\n"
+	       "format detected by content), an index .json file, a TensorFlow checkpoint\n"
+	       "prefix, a Hugging Face cache snapshot or repository,\n"
+	       "or a remote model: https://host/path/, hf://ORG/NAME[@REV], s3://BUCKET/PREFIX/\n"
+	       "(see ENVIRONMENT in weightfs-inspect(1) for tokens and credentials);\n"
 	       "or a file or directory inside a weightfs mount (the tensors beneath it).\n"
 	       "\n"
 	       "options of every command:\n"

@@ -5,8 +5,7 @@
 
 Rewrites tests/fuzz/corpus/{header,index,names}/ from scratch: the sample
 files written by the reference implementation (SAMPLES_DIR, default
-../shared/data/safetensors-samples next to the repository, or
-/work/shared/data/safetensors-samples), small valid files covering every
+tests/data/safetensors-samples), small valid files covering every
 dtype, scalars, empty tensors, metadata and awkward names, and one invalid
 file per problem the README lists. Only the standard library and the
 safetensors writer of tests/lib are used, and the output is deterministic,
@@ -204,11 +203,7 @@ def write(kind, seeds):
 def main():
     samples = Path(sys.argv[1]) if len(sys.argv) > 1 else None
     if samples is None:
-        for cand in (HERE.parents[2] / "shared" / "data" / "safetensors-samples",
-                     Path("/work/shared/data/safetensors-samples")):
-            if cand.is_dir():
-                samples = cand
-                break
+        samples = HERE.parent / "data" / "safetensors-samples"
     if samples is None or not samples.is_dir():
         sys.exit("make_seeds.py: safetensors-samples not found; pass its directory")
     write("header", header_seeds(samples))
