@@ -13,13 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO  # noqa: F401  (sets sys.path for the shared helpers)
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 import gguf_file as gf  # noqa: E402
 from safetensors_writer import write_safetensors  # noqa: E402
+from testdata import GGUF_SAMPLES as SAMPLES  # noqa: E402
 
-SAMPLES = Path(__file__).resolve().parents[1] / "data" / "gguf-samples"
 MANIFEST = json.loads((SAMPLES / "manifest.json").read_text())["files"]
 MODEL = SAMPLES / "model.gguf"
 

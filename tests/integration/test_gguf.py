@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 import gguf_file as gf
-
-SAMPLES = Path(__file__).resolve().parents[1] / "data" / "gguf-samples"
+from testdata import GGUF_SAMPLES as SAMPLES
 MANIFEST = json.loads((SAMPLES / "manifest.json").read_text())
 FILES = MANIFEST["files"]
 EXIT_INVALID = 4
