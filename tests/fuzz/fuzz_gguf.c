@@ -16,7 +16,7 @@
 #include "formats/gguf_parse.h"
 #include "weightfs/model.h"
 
-static void check_parsed(const struct wfs_gguf *g, const uint8_t *buf, size_t size)
+static void check_parsed(const struct wfs_gguf *g, const uint8_t *buf, const uint8_t *data, size_t size)
 {
 	FZ_CHECK(g->alignment && (g->alignment & (g->alignment - 1)) == 0, "alignment %u", g->alignment);
 	FZ_CHECK(g->infos_end <= size && g->data_offset >= g->infos_end, "infos end");
@@ -33,8 +33,8 @@ static void check_parsed(const struct wfs_gguf *g, const uint8_t *buf, size_t si
 			numel *= t->ne[d];
 		FZ_CHECK(wfs_dtype_nbytes(t->dtype, numel, &nbytes) == 0 && nbytes == t->nbytes, "nbytes");
 		if (t->nbytes) { /* touch the first and last byte */
-			volatile uint8_t first = buf[g->data_offset + t->offset];
-			volatile uint8_t last = buf[g->data_offset + t->offset + t->nbytes - 1];
+			volatile uint8_t first = data[g->data_offset + t->offset];
+			volatile uint8_t last = data[g->data_offset + t->offset + t->nbytes - 1];
 			(void)first;
 			(void)last;
 		}
@@ -56,34 +56,41 @@ static void check_parsed(const struct wfs_gguf *g, const uint8_t *buf, size_t si
 	}
 }
 
-/* Parses with a prefix buffer of exactly the size asked for; returns the verdict. */
+/*
+ * Parses with a prefix buffer of exactly the size asked for, a new buffer
+ * each time (the parse goes on from where it stopped, in a moved buffer);
+ * returns the verdict.
+ */
 static int parse_growing(const uint8_t *data, size_t size)
 {
 	size_t len = size < 32 ? size : 32;
+	struct wfs_gguf g = {0};
+	struct wfs_error err = {0};
+	int rc;
 	for (unsigned round = 0;; round++) {
 		uint8_t *buf = fz_malloc(len);
 		memcpy(buf, data, len);
-		struct wfs_gguf g;
-		struct wfs_error err = {0};
 		uint64_t need = 0;
-		int rc = wfs_gguf_parse(buf, len, size, "fuzz.gguf", &g, &err, &need);
+		rc = wfs_gguf_parse(buf, len, size, "fuzz.gguf", &g, &err, &need);
 		FZ_CHECK(rc == 0 || rc == -EAGAIN || rc == WFS_EINVALID || rc == -ENOMEM, "result %d", rc);
-		FZ_CHECK(rc != WFS_EINVALID || err.count > 0, "rejected without a message");
-		FZ_CHECK(rc != 0 || err.count == 0, "accepted with a message");
-		if (rc == 0)
-			check_parsed(&g, data, size); /* tensors are checked against the whole file */
-		wfs_gguf_release(&g);
-		wfs_error_clear(&err);
+		if (rc == 0) {
+			for (uint64_t i = 0; i < g.n_kv; i++)
+				FZ_CHECK(g.kv[i].key == (const char *)buf + g.kv[i].key_off, "key not rebased");
+			check_parsed(&g, buf, data, size);
+		}
 		free(buf);
 		if (rc != -EAGAIN)
-			return rc;
+			break;
 		FZ_CHECK(need > len && need <= size && round < 64, "asked for %llu after %zu of %zu",
 			 (unsigned long long)need, len, size);
 		len = (size_t)need;
 	}
+	FZ_CHECK(rc != WFS_EINVALID || err.count > 0, "rejected without a message");
+	FZ_CHECK(rc != 0 || err.count == 0, "accepted with a message");
+	wfs_gguf_release(&g);
+	wfs_error_clear(&err);
+	return rc;
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The model the library builds from the file (format layer, gguf.c): same verdict, sane tensors, every layout. */
 static void check_model(const uint8_t *data, size_t size, int parsed)

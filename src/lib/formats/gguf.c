@@ -99,8 +99,7 @@ static int read_and_parse(struct wfs_build *b, uint32_t shard, const char *label
 			*len = have;
 			return 0;
 		}
-		wfs_gguf_release(g);
-		want = (size_t)need; /* need <= file size, <= WFS_GGUF_HEADER_MAX */
+		want = (size_t)need; /* need <= file size, <= WFS_GGUF_HEADER_MAX; g goes on from where it stopped */
 	}
 }
 
@@ -237,7 +236,7 @@ static int gguf_open(struct wfs_build *b, uint32_t shard, struct wfs_error *err)
 	struct wfs_model *m = b->m;
 	char label[PATH_MAX]; /* the arena moves while tensors are added */
 	snprintf(label, sizeof(label), "%s", wfs_model_str(m, m->shards[shard].name));
-	struct wfs_gguf g;
+	struct wfs_gguf g = {0};
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int rc = read_and_parse(b, shard, label, &g, &buf, &len, err);

@@ -233,15 +233,16 @@ static int cmp_offset(const void *a, const void *b)
 	return (x->nbytes > y->nbytes) - (x->nbytes < y->nbytes);
 }
 
-static bool parse_kvs(struct parser *p, const uint8_t *buf, struct wfs_gguf *g, size_t *cap)
+static bool parse_kvs(struct parser *p, struct wfs_gguf *g)
 {
-	for (uint64_t i = 0; i < g->n_kv; i++) {
+	for (uint64_t i = g->resume.kv_done; i < g->n_kv; i++) {
 		snprintf(p->where, sizeof(p->where), "key %" PRIu64 " of %" PRIu64, i, g->n_kv);
 		char what[64];
 		snprintf(what, sizeof(what), "key %" PRIu64, i);
 		struct wfs_gguf_kv kv = {0};
 		if (!read_string(p, what, true, &kv.key, &kv.key_len))
 			return false;
+		kv.key_off = (size_t)((const uint8_t *)kv.key - p->c.base);
 		char q[WFS_QUOTE_MAX];
 		snprintf(p->where, sizeof(p->where), "key %s", wfs_quote(kv.key, kv.key_len, q));
 		if (kv.key_len == 0)
@@ -259,25 +260,27 @@ static bool parse_kvs(struct parser *p, const uint8_t *buf, struct wfs_gguf *g, 
 		if (!ok)
 			return false;
 		kv.value_len = wfs_cur_offset(&p->c) - kv.value_off;
-		if (WFS_GROW(g->kv, *cap, (size_t)i, 1) != 0) {
+		if (WFS_GROW(g->kv, g->resume.kv_cap, (size_t)i, 1) != 0) {
 			p->fail = NOMEM;
 			return false;
 		}
 		g->kv[i] = kv;
+		g->resume.kv_done = i + 1;
+		g->resume.at = wfs_cur_offset(&p->c);
 	}
-	(void)buf;
 	return true;
 }
 
-static bool parse_infos(struct parser *p, struct wfs_gguf *g, size_t *cap)
+static bool parse_infos(struct parser *p, struct wfs_gguf *g)
 {
-	for (uint64_t i = 0; i < g->n_tensors; i++) {
+	for (uint64_t i = g->resume.t_done; i < g->n_tensors; i++) {
 		snprintf(p->where, sizeof(p->where), "tensor info %" PRIu64 " of %" PRIu64, i, g->n_tensors);
 		char what[64];
 		snprintf(what, sizeof(what), "tensor info %" PRIu64, i);
 		struct wfs_gguf_tensor t = {0};
 		if (!read_string(p, what, true, &t.name, &t.name_len))
 			return false;
+		t.name_off = (size_t)((const uint8_t *)t.name - p->c.base);
 		char q[WFS_QUOTE_MAX];
 		snprintf(p->where, sizeof(p->where), "tensor %s", wfs_quote(t.name, t.name_len, q));
 		if (t.name_len == 0)
@@ -294,11 +297,13 @@ static bool parse_infos(struct parser *p, struct wfs_gguf *g, size_t *cap)
 		t.offset = wfs_cur_u64le(&p->c);
 		if (p->c.bad)
 			return truncated(p);
-		if (WFS_GROW(g->tensors, *cap, (size_t)i, 1) != 0) {
+		if (WFS_GROW(g->tensors, g->resume.t_cap, (size_t)i, 1) != 0) {
 			p->fail = NOMEM;
 			return false;
 		}
 		g->tensors[i] = t;
+		g->resume.t_done = i + 1;
+		g->resume.at = wfs_cur_offset(&p->c);
 	}
 	return true;
 }
@@ -510,16 +515,29 @@ static int parse_header(struct parser *p, struct wfs_gguf *g)
 int wfs_gguf_parse(const uint8_t *buf, size_t len, uint64_t file_size, const char *label,
 		   struct wfs_gguf *g, struct wfs_error *err, uint64_t *need)
 {
-	memset(g, 0, sizeof(*g));
 	if (len > file_size)
 		len = (size_t)file_size;
 	struct parser p = {wfs_cursor_make(buf, len), file_size, label, err, OK, ""};
 	*need = 0;
 
-	int rc = parse_header(&p, g);
-	size_t kv_cap = 0, t_cap = 0;
-	if (rc == 0 && parse_kvs(&p, buf, g, &kv_cap) && read_special_keys(&p, buf, g) &&
-	    parse_infos(&p, g, &t_cap))
+	int rc = 0;
+	if (!g->resume.started) {
+		memset(g, 0, sizeof(*g));
+		rc = parse_header(&p, g);
+		if (rc == 0) {
+			g->resume.started = true;
+			g->resume.at = wfs_cur_offset(&p.c);
+		}
+	} else if (g->resume.at > len) {
+		rc = 1; /* a shorter prefix than last time */
+	} else { /* go on where the last call stopped; the buffer may have moved */
+		p.c.p = buf + g->resume.at;
+		for (uint64_t i = 0; i < g->resume.kv_done; i++)
+			g->kv[i].key = (const char *)buf + g->kv[i].key_off;
+		for (uint64_t i = 0; i < g->resume.t_done; i++)
+			g->tensors[i].name = (const char *)buf + g->tensors[i].name_off;
+	}
+	if (rc == 0 && parse_kvs(&p, g) && read_special_keys(&p, buf, g) && parse_infos(&p, g))
 		rc = 0;
 	else if (rc == 0)
 		rc = p.fail == INVALID ? WFS_EINVALID : p.fail == NOMEM ? -ENOMEM : 1;
@@ -568,6 +586,5 @@ void wfs_gguf_release(struct wfs_gguf *g)
 {
 	free(g->kv);
 	free(g->tensors);
-	g->kv = NULL;
-	g->tensors = NULL;
+	memset(g, 0, sizeof(*g));
 }

@@ -62,6 +62,7 @@ unsigned wfs_gguf_type_size(uint32_t type);
 struct wfs_gguf_kv {
 	const char *key;    /**< in the parsed buffer; valid UTF-8, no NUL */
 	size_t key_len;
+	size_t key_off;     /**< offset of key in the buffer */
 	uint32_t type;
 	uint32_t item_type; /**< ARRAY: the items' type */
 	uint64_t count;     /**< ARRAY: the number of items */
@@ -72,6 +73,7 @@ struct wfs_gguf_kv {
 struct wfs_gguf_tensor {
 	const char *name;   /**< in the parsed buffer; valid UTF-8, no NUL */
 	size_t name_len;
+	size_t name_off;    /**< offset of name in the buffer */
 	uint32_t n_dims;
 	uint64_t ne[WFS_GGUF_MAX_DIMS]; /**< ggml order: ne[0] varies fastest; unused ones are 1 */
 	uint32_t ggml_type;
@@ -91,16 +93,27 @@ struct wfs_gguf {
 	/* split.no / split.count / split.tensors.count (llama.cpp's gguf-split), when present */
 	bool has_split_no, has_split_count, has_split_tensors;
 	uint64_t split_no, split_count, split_tensors;
+	/** Internal: where an -EAGAIN left off, so the next call goes on from there. */
+	struct {
+		bool started;            /**< the header was read */
+		uint64_t kv_done, t_done; /**< KVs and tensor infos parsed */
+		size_t at;               /**< offset of the next KV or tensor info */
+		size_t kv_cap, t_cap;
+	} resume;
 };
 
 /**
  * Parses the GGUF file whose first @p len bytes are @p buf (of @p file_size
- * in all). Keys, names and value offsets in @p g point into @p buf.
+ * in all). Keys, names and value offsets in @p g point into @p buf. @p g
+ * must be zeroed ({0}) before the first call.
  *
- * Returns 0; -EAGAIN when @p buf ends before the tensor infos do (then
- * *need is how many of the file's bytes to read next time, at most
- * file_size); WFS_EINVALID with every problem in @p err, each prefixed with
- * @p label; or -ENOMEM. Release @p g in every case.
+ * Returns 0; -EAGAIN when @p buf ends before the tensor infos do: then
+ * *need is how many of the file's bytes to read next time (at most
+ * file_size), and a call with a longer prefix of the same file (anywhere in
+ * memory) and the same @p g goes on from the last whole KV or tensor info,
+ * so a header is parsed once however many reads it takes; WFS_EINVALID with
+ * every problem in @p err, each prefixed with @p label; or -ENOMEM.
+ * Release @p g in every case (which zeroes it again).
  */
 int wfs_gguf_parse(const uint8_t *buf, size_t len, uint64_t file_size, const char *label,
 		   struct wfs_gguf *g, struct wfs_error *err, uint64_t *need);
