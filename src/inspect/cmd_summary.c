@@ -31,10 +31,12 @@ static void count(const struct wfs_model *m, struct totals *t)
 }
 
 /* Metadata with its JSON types: index values that were not strings are kept as compact JSON. */
-static void kv_json(struct jw *w, const struct wfs_model *m, const struct wfs_kv *kv, size_t n)
+static void kv_json_of(struct jw *w, const struct wfs_model *m, const struct wfs_kv *kv, size_t n, long group)
 {
 	jw_object(w);
 	for (size_t i = 0; i < n; i++) {
+		if (group >= 0 && kv[i].group != (uint32_t)group)
+			continue;
 		jw_key(w, wfs_model_str(m, kv[i].key));
 		if (kv[i].json)
 			jw_raw(w, wfs_model_str(m, kv[i].value), kv[i].value.len);
@@ -44,14 +46,59 @@ static void kv_json(struct jw *w, const struct wfs_model *m, const struct wfs_kv
 	jw_end(w);
 }
 
-/* A GGUF key/value of the root group, or NULL. */
-static const struct wfs_kv *gguf_kv(const struct wfs_model *m, const char *key)
+static void kv_json(struct jw *w, const struct wfs_model *m, const struct wfs_kv *kv, size_t n)
+{
+	kv_json_of(w, m, kv, n, -1);
+}
+
+/* A GGUF key/value of group @p group (0: the root), or NULL. */
+static const struct wfs_kv *gguf_kv_in(const struct wfs_model *m, uint32_t group, const char *key)
 {
 	for (size_t i = 0; i < m->nmetadata; i++)
-		if (m->metadata[i].space == WFS_KV_GGUF && m->metadata[i].group == 0 &&
+		if (m->metadata[i].space == WFS_KV_GGUF && m->metadata[i].group == group &&
 		    strcmp(wfs_model_str(m, m->metadata[i].key), key) == 0)
 			return &m->metadata[i];
 	return NULL;
+}
+
+static const struct wfs_kv *gguf_kv(const struct wfs_model *m, const char *key)
+{
+	return gguf_kv_in(m, 0, key);
+}
+
+/*
+ * The subdirectories of a directory of several models (groups): each one's
+ * format, tensors, bytes, architecture and metadata, so keys of different
+ * files never meet in one object.
+ */
+static void groups_json(struct jw *w, const struct wfs_model *m)
+{
+	jw_object(w);
+	for (uint32_t g = 1; g < m->ngroups; g++) {
+		uint64_t n = 0, bytes = 0;
+		for (size_t i = 0; i < m->ntensors; i++)
+			if (m->tensors[i].group == g) {
+				n++;
+				bytes += m->tensors[i].nbytes;
+			}
+		jw_key(w, wfs_model_str(m, m->groups[g].name));
+		jw_object(w);
+		jw_key(w, "format");
+		jw_cstring(w, m->groups[g].format ? m->groups[g].format : "");
+		jw_key(w, "tensors");
+		jw_u64(w, n);
+		jw_key(w, "total_bytes");
+		jw_u64(w, bytes);
+		const struct wfs_kv *arch = gguf_kv_in(m, g, "general.architecture");
+		if (arch) {
+			jw_key(w, "architecture");
+			jw_string(w, wfs_model_str(m, arch->value), arch->value.len);
+		}
+		jw_key(w, "metadata");
+		kv_json_of(w, m, m->metadata, m->nmetadata, g);
+		jw_end(w);
+	}
+	jw_end(w);
 }
 
 /* Bits per weight: stored bits over parameters (what llama.cpp calls BPW). */
@@ -130,7 +177,11 @@ static void print_json(const char *source, const struct wfs_model *m, const stru
 	jw_key(&w, "total_parameters");
 	jw_u64(&w, t->all);
 	jw_key(&w, "metadata");
-	kv_json(&w, m, m->metadata, m->nmetadata);
+	kv_json_of(&w, m, m->metadata, m->nmetadata, m->ngroups > 1 ? 0 : -1);
+	if (m->ngroups > 1) {
+		jw_key(&w, "groups");
+		groups_json(&w, m);
+	}
 	jw_key(&w, "index_metadata");
 	if (m->sharded) {
 		kv_json(&w, m, m->index_meta, m->nindex_meta);
@@ -224,6 +275,20 @@ static void print_text(const char *source, const struct wfs_model *m, const stru
 		if (t->tensors[d])
 			printf("  %-11s%" PRIu64 " in %" PRIu64 " tensor%s\n", wfs_dtype_name((enum wfs_dtype)d),
 			       t->params[d], t->tensors[d], t->tensors[d] == 1 ? "" : "s");
+	for (uint32_t g = 1; g < m->ngroups; g++) {
+		uint64_t n = 0;
+		for (size_t i = 0; i < m->ntensors; i++)
+			n += m->tensors[i].group == g;
+		const struct wfs_kv *a = gguf_kv_in(m, g, "general.architecture");
+		printf("%s", g == 1 ? "models       " : "             ");
+		put_name(stdout, wfs_model_str(m, m->groups[g].name), m->groups[g].name.len);
+		printf("/  %s, %" PRIu64 " tensor%s", m->groups[g].format ? m->groups[g].format : "?", n, n == 1 ? "" : "s");
+		if (a) {
+			fputs(", ", stdout);
+			put_name(stdout, wfs_model_str(m, a->value), a->value.len);
+		}
+		fputc('\n', stdout);
+	}
 	if (is_gguf(m)) {
 		if (t->all)
 			printf("bits/weight  %.2f\n", bits_per_weight(m, t));

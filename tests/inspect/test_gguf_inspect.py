@@ -194,3 +194,23 @@ def test_diff_with_map_file(inspect, tmp_path):
     r = inspect.run("diff", "--map", bad, st, MODEL, check=2)
     assert "line 1: expected two names" in r.stderr
     assert "does not take --map" in inspect.run("stats", "--map", m, MODEL, check=2).stderr
+
+
+def test_summary_of_a_directory_of_several_files(inspect, tmp_path):
+    """Each file is a group: its metadata under "groups", never merged into one object."""
+    import shutil
+    for name in ("A", "B"):
+        shutil.copy(MODEL, tmp_path / f"{name}.gguf")
+    shutil.copy(SAMPLES / "vocab" / "ggml-vocab-phi-3.gguf", tmp_path / "vocab.gguf")
+    r = inspect.run("summary", "--json", tmp_path, check=0)
+    keys = []
+    out = json.loads(r.stdout, object_pairs_hook=lambda p: (keys.append([k for k, _ in p]), dict(p))[1])
+    assert all(len(k) == len(set(k)) for k in keys)
+    assert out["metadata"] == {}
+    g = out["groups"]
+    assert sorted(g) == ["A", "B", "vocab"]
+    assert g["A"]["tensors"] == 22 and g["A"]["architecture"] == "llama" and g["A"]["format"] == "gguf"
+    assert g["vocab"]["tensors"] == 0 and g["vocab"]["architecture"] == "phi3"
+    assert g["B"]["metadata"]["general.name"] == "weightfs tiny llama"
+    text = inspect.run("summary", tmp_path, check=0).stdout
+    assert "models       A/  gguf, 22 tensors, llama" in text
