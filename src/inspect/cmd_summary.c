@@ -46,9 +46,56 @@ static void kv_json_of(struct jw *w, const struct wfs_model *m, const struct wfs
 	jw_end(w);
 }
 
+struct kv_order {
+	const struct wfs_model *m;
+	const struct wfs_kv *kv;
+};
+
+static int cmp_kv_key(const void *a, const void *b, void *ctx)
+{
+	const struct kv_order *o = ctx;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	const struct wfs_str kx = o->kv[x].key, ky = o->kv[y].key;
+	size_t n = kx.len < ky.len ? kx.len : ky.len;
+	int c = memcmp(wfs_model_str(o->m, kx), wfs_model_str(o->m, ky), n);
+	if (c == 0)
+		c = (kx.len > ky.len) - (kx.len < ky.len);
+	return c ? c : (x > y) - (x < y);
+}
+
+/* Every pair, merged: a key met again (another group's, another shard's) is left out; the first wins. */
 static void kv_json(struct jw *w, const struct wfs_model *m, const struct wfs_kv *kv, size_t n)
 {
-	kv_json_of(w, m, kv, n, -1);
+	size_t *order = malloc((n ? n : 1) * sizeof(*order));
+	unsigned char *skip = calloc(n ? n : 1, 1);
+	if (order == NULL || skip == NULL) {
+		free(order);
+		free(skip);
+		kv_json_of(w, m, kv, n, -1);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	struct kv_order ctx = {m, kv};
+	qsort_r(order, n, sizeof(*order), cmp_kv_key, &ctx);
+	for (size_t i = 1; i < n; i++) {
+		const struct wfs_str a = kv[order[i - 1]].key, b = kv[order[i]].key;
+		if (a.len == b.len && memcmp(wfs_model_str(m, a), wfs_model_str(m, b), a.len) == 0)
+			skip[order[i]] = 1;
+	}
+	jw_object(w);
+	for (size_t i = 0; i < n; i++) {
+		if (skip[i])
+			continue;
+		jw_key(w, wfs_model_str(m, kv[i].key));
+		if (kv[i].json)
+			jw_raw(w, wfs_model_str(m, kv[i].value), kv[i].value.len);
+		else
+			jw_string(w, wfs_model_str(m, kv[i].value), kv[i].value.len);
+	}
+	jw_end(w);
+	free(order);
+	free(skip);
 }
 
 /* A GGUF key/value of group @p group (0: the root), or NULL. */
@@ -177,7 +224,7 @@ static void print_json(const char *source, const struct wfs_model *m, const stru
 	jw_key(&w, "total_parameters");
 	jw_u64(&w, t->all);
 	jw_key(&w, "metadata");
-	kv_json_of(&w, m, m->metadata, m->nmetadata, m->ngroups > 1 ? 0 : -1);
+	kv_json(&w, m, m->metadata, m->nmetadata);
 	if (m->ngroups > 1) {
 		jw_key(&w, "groups");
 		groups_json(&w, m);

@@ -197,7 +197,8 @@ def test_diff_with_map_file(inspect, tmp_path):
 
 
 def test_summary_of_a_directory_of_several_files(inspect, tmp_path):
-    """Each file is a group: its metadata under "groups", never merged into one object."""
+    """Each file is a group: its metadata under "groups"; the top-level "metadata"
+    merges them (the first file wins a key) without repeating a key."""
     import shutil
     for name in ("A", "B"):
         shutil.copy(MODEL, tmp_path / f"{name}.gguf")
@@ -206,7 +207,7 @@ def test_summary_of_a_directory_of_several_files(inspect, tmp_path):
     keys = []
     out = json.loads(r.stdout, object_pairs_hook=lambda p: (keys.append([k for k, _ in p]), dict(p))[1])
     assert all(len(k) == len(set(k)) for k in keys)
-    assert out["metadata"] == {}
+    assert out["metadata"]["general.architecture"] == "llama"  # A's, the first
     g = out["groups"]
     assert sorted(g) == ["A", "B", "vocab"]
     assert g["A"]["tensors"] == 22 and g["A"]["architecture"] == "llama" and g["A"]["format"] == "gguf"
