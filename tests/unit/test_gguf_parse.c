@@ -146,6 +146,41 @@ static void test_scalars(void)
 	free(b.p);
 }
 
+/* Floats: the shortest text of their width, integral ones without exponent, JSON's spellings of NaN and Inf. */
+static void test_floats(void)
+{
+	static const struct {
+		float f;
+		const char *want;
+	} cases[] = {
+		{0.1f, "0.1"}, {10000.0f, "10000"}, {-10.0f, "-10"}, {-0.0f, "-0.0"}, {0.0f, "0"},
+		{1e-5f, "1e-05"}, {3.4028235e38f, "3.4028235e+38"}, {1.0f / 0.0f, "Infinity"},
+		{-1.0f / 0.0f, "-Infinity"}, {0.0f / 0.0f, "NaN"}, {16777217.0f, "16777216"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct gb b = {0};
+		gb_header(&b, 3, 0, 1);
+		gb_str(&b, "f");
+		gb_u32(&b, 6);
+		uint32_t u;
+		memcpy(&u, &cases[i].f, 4);
+		gb_u32(&b, u);
+		struct wfs_gguf g = {0};
+		struct wfs_error err = {0};
+		CHECK(parse_all(&b, &g, &err, NULL) == 0);
+		char *text = NULL;
+		size_t len;
+		bool json;
+		CHECK(g.kv && wfs_gguf_kv_render(b.p, &g.kv[0], 100, &text, &len, &json) == 0);
+		CHECK(text && strcmp(text, cases[i].want) == 0);
+		if (text && strcmp(text, cases[i].want) != 0)
+			fprintf(stderr, "float %zu: got %s, want %s\n", i, text, cases[i].want);
+		free(text);
+		wfs_gguf_release(&g);
+		free(b.p);
+	}
+}
+
 static void test_invalid(void)
 {
 	struct gb b = {0};
@@ -372,6 +407,7 @@ int main(int argc, char **argv)
 {
 	test_valid();
 	test_scalars();
+	test_floats();
 	test_invalid();
 	test_truncations();
 	if (argc > 1)
