@@ -17,6 +17,7 @@
 #include "weightfs/namespace.h"
 #include "pool.h"
 #include "sha256.h"
+#include "../lib/formats/crc32c.h"
 
 struct ctx {
 	const struct wfs_model *m;
@@ -145,6 +146,59 @@ static void extra_checks(const struct wfs_model *m, struct warnings *w)
 	}
 }
 
+/* The value of the tensor's xattr @p name (its format's attrs), or NULL. */
+static const char *tensor_attr(const struct wfs_model *m, const struct wfs_tensor *t, const char *name)
+{
+	const char *p = wfs_model_str(m, t->attrs), *end = p + t->attrs.len;
+	while (p < end) {
+		const char *value = p + strlen(p) + 1;
+		if (value >= end)
+			break;
+		if (strcmp(p, name) == 0)
+			return value;
+		p = value + strlen(value) + 1;
+	}
+	return NULL;
+}
+
+/*
+ * Checksums the format stores (TensorFlow bundles: the masked CRC-32C of
+ * every tensor's bytes, as user.crc32c): each mismatch is one problem.
+ * Returns 0, EXIT_INVALID, or EXIT_SOURCE when a tensor cannot be read.
+ */
+static int check_checksums(const struct wfs_model *m, struct wfs_error *err)
+{
+	int rc = 0;
+	uint8_t *buf = NULL;
+	for (size_t i = 0; i < m->ntensors; i++) {
+		const struct wfs_tensor *t = &m->tensors[i];
+		const char *want = t->attrs.len ? tensor_attr(m, t, "user.crc32c") : NULL;
+		if (want == NULL)
+			continue;
+		if (buf == NULL && (buf = malloc(CHUNK_BYTES)) == NULL)
+			return EXIT_INTERNAL;
+		uint32_t crc = 0;
+		for (uint64_t off = 0; off < t->nbytes; off += CHUNK_BYTES) {
+			size_t len = t->nbytes - off < CHUNK_BYTES ? (size_t)(t->nbytes - off) : CHUNK_BYTES;
+			int r = read_tensor(m, t, buf, len, off);
+			if (r < 0) {
+				free(buf);
+				return EXIT_SOURCE;
+			}
+			crc = wfs_crc32c_extend(crc, buf, len);
+		}
+		char have[16];
+		snprintf(have, sizeof(have), "%08" PRIx32, wfs_crc32c_mask(crc));
+		if (strcmp(have, want) != 0) {
+			wfs_error_add(err, "%s: tensor \"%s\": masked CRC-32C of its bytes is %s, the index says %s",
+				      wfs_model_str(m, m->shards[t->shard].name), tensor_name(m, t), have, want);
+			rc = EXIT_INVALID;
+		}
+	}
+	free(buf);
+	return rc;
+}
+
 /* The path of node @p n below the root, '/'-separated, malloc'd; NULL when out of memory. */
 static char *node_path(const struct wfs_namespace *ns, uint32_t n)
 {
@@ -233,6 +287,8 @@ static int run(const struct cli *cli)
 	struct ctx c = {0};
 	unsigned nthreads = pool_threads(cli->jobs);
 	int rc = open_source(source, true, &warn, &m, &err);
+	if (rc == 0)
+		rc = check_checksums(m, &err);
 	if (rc == 0) {
 		extra_checks(m, &warn);
 		if (cli->strict && warn.n) {
@@ -339,9 +395,11 @@ const struct command cmd_verify = {
 		"Validation): every header, every tensor's dtype, shape and byte range, the\n"
 		"tiling of each data section, and the index against its shards. Problems\n"
 		"are printed one per line on stderr, each naming the file and the tensor,\n"
-		"exactly as the mount prints them. Also reported, as warnings: tensors in a\n"
-		"shard but not in the index, an index metadata total_size that is not the\n"
-		"tensors' byte count, and *.safetensors files the index does not name.\n"
+		"exactly as the mount prints them. Checksums a format stores are checked\n"
+		"(TensorFlow bundles: every tensor's masked CRC-32C). Also reported, as\n"
+		"warnings: tensors in a shard but not in the index, an index metadata\n"
+		"total_size that is not the tensors' byte count, and *.safetensors files\n"
+		"the index does not name.\n"
 		"Exit 0 only if the model is valid (4 if not, 3 if it cannot be read).\n"
 		"\n"
 		"options:\n"

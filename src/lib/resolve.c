@@ -373,10 +373,16 @@ static int tf_entry(const struct wfs_dir *d, char **out)
 		const char *key = strstr(text, "model_checkpoint_path:");
 		const char *q1 = key ? strchr(key, '"') : NULL, *q2 = q1 ? strchr(q1 + 1, '"') : NULL;
 		if (q2 && q2 > q1 + 1) {
-			size_t n = (size_t)(q2 - q1 - 1);
+			/* Older TF writes an absolute path: the bundle is the one next to the file. */
+			const char *start = q1 + 1;
+			if (*start == '/')
+				for (const char *c = start; c < q2; c++)
+					if (*c == '/')
+						start = c + 1;
+			size_t n = (size_t)(q2 - start);
 			char *p = malloc(n + sizeof(".index"));
 			if (p) {
-				memcpy(p, q1 + 1, n);
+				memcpy(p, start, n);
 				strcpy(p + n, ".index");
 			}
 			free(text);
