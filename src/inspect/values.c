@@ -1,6 +1,7 @@
 /**
  * @file values.c
- * Element types through decode.c, ggml block types through wfs_ggml_to_f32.
+ * Element types through the library's decoders (weightfs/decode.h), ggml
+ * block types through wfs_ggml_to_f32.
  */
 #include "values.h"
 

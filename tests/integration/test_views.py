@@ -6,11 +6,14 @@ empty tensors, long headers; names, sizes and xattrs.
 """
 
 import concurrent.futures
+import hashlib
+import json
 import math
 import mmap
 import os
 import random
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -409,3 +412,52 @@ def test_onnx_nibbles_and_complex128(mount, tmp_path):
     for name, data, dtype in (("q.i4", i4, b"I4"), ("q.u4", u4, b"U4"), ("q.c128", c128, b"C128")):
         assert (mnt / name).read_bytes() == data
         assert os.getxattr(mnt / name, "user.dtype") == dtype
+
+
+# ---- GGUF (the fixtures' manifest: sha256 of the dequantized float32) ------------
+
+from testdata import GGUF_SAMPLES  # noqa: E402
+
+
+def gguf_manifest():
+    with open(GGUF_SAMPLES / "manifest.json") as f:
+        return json.load(f)["files"]["model.gguf"]["tensors"]
+
+
+@pytest.mark.parametrize("view", ["npy", "f32"])
+def test_gguf_every_type(mount, view):
+    """Every tensor of model.gguf (F32, F16, BF16, Q4_0 ... Q6_K, TQ1_0,
+    TQ2_0): the values are the ones ggml's reference dequantizer gives."""
+    tensors = gguf_manifest()
+    mnt = mount(GGUF_SAMPLES / "model.gguf", "-o", f"view={view}", "-o", "layout=flat")
+    types = set()
+    for name, t in tensors.items():
+        types.add(t["type"])
+        if view == "npy":
+            p = mnt / (name + ".npy")
+            want = np.float16 if t["type"] == "F16" else np.float32  # F16 is numpy's own
+            for a in (np.load(p), np.load(p, mmap_mode="r")):
+                assert a.shape == tuple(t["shape"]) and a.dtype == want, name
+                got = hashlib.sha256(a.astype("<f4").tobytes()).hexdigest()
+                assert got == t["dequant_f32_sha256"], (name, t["type"])
+        else:
+            p = mnt / name
+            assert os.stat(p).st_size == 4 * t["n_elements"]
+            assert hashlib.sha256(p.read_bytes()).hexdigest() == t["dequant_f32_sha256"], name
+            assert os.getxattr(p, "user.dtype") == b"F32"
+        assert os.getxattr(p, "user.stored_dtype") == t["type"].encode()
+        assert os.getxattr(p, "user.shape") == json.dumps(t["shape"], separators=(",", ":")).encode()
+    assert {"Q4_0", "Q8_0", "Q4_K", "Q6_K", "TQ2_0"} <= types
+
+
+def test_gguf_odd_ranges(mount):
+    """Reads that cut ggml blocks (32 and 256 elements) anywhere."""
+    tensors = gguf_manifest()
+    mnt = mount(GGUF_SAMPLES / "model.gguf", "-o", "view=npy", "-o", "layout=flat")
+    rng = random.Random(5)
+    for name in tensors:
+        p = mnt / (name + ".npy")
+        whole = p.read_bytes()
+        with open(p, "rb") as f:
+            for a, n in ranges(len(whole), rng, 60):
+                assert os.pread(f.fileno(), n, a) == whole[a:a + n], (name, a, n)
