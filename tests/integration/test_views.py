@@ -13,6 +13,7 @@ import mmap
 import os
 import random
 import struct
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -461,3 +462,53 @@ def test_gguf_odd_ranges(mount):
         with open(p, "rb") as f:
             for a, n in ranges(len(whole), rng, 60):
                 assert os.pread(f.fileno(), n, a) == whole[a:a + n], (name, a, n)
+
+
+def write_gguf(path, tensors):
+    """A GGUF v3 file (alignment 32) with tensors [(name, ggml type id,
+    row-major shape, bytes)]."""
+    def gstr(b):
+        return struct.pack("<Q", len(b)) + b
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), 1)
+    head += gstr(b"general.architecture") + struct.pack("<I", 8) + gstr(b"llama")
+    offset, body = 0, b""
+    for name, type_id, shape, data in tensors:
+        head += gstr(name.encode()) + struct.pack("<I", len(shape))
+        head += b"".join(struct.pack("<Q", d) for d in reversed(shape))  # ne: innermost first
+        head += struct.pack("<IQ", type_id, offset)
+        body += data + b"\0" * (-len(data) % 32)
+        offset += len(data) + (-len(data) % 32)
+    head += b"\0" * (-len(head) % 32)
+    path.write_bytes(head + body)
+    return path
+
+
+def test_undecoded_type_is_bytes_with_one_warning(run_weightfs, tmp_path):
+    """IQ2_XXS (a grid-based type the library does not dequantize): a uint8
+    .npy of the stored bytes in view=npy, the stored bytes in view=f32, and
+    the type named in one warning at mount."""
+    rng = random.Random(3)
+    iq = rng.randbytes(2 * 66)  # two IQ2_XXS blocks of 256 values
+    iq1 = rng.randbytes(50)     # one IQ1_S block
+    q8 = struct.pack("<e", 0.5) + bytes(range(32))  # one Q8_0 block: 0.5 * q
+    path = write_gguf(tmp_path / "m.gguf", [("a.iq", 16, (2, 256), iq), ("a.iq1", 19, (256,), iq1),
+                                            ("a.q8", 8, (32,), q8)])
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = run_weightfs("-o", "view=npy", path, mnt)
+    assert r.returncode == 0, r.stderr
+    warnings = [line for line in r.stderr.splitlines() if "not decoded" in line]
+    assert len(warnings) == 1 and "IQ2_XXS" in warnings[0] and "IQ1_S" in warnings[0], r.stderr
+    for name, data, dtype in (("a.iq", iq, b"IQ2_XXS"), ("a.iq1", iq1, b"IQ1_S")):
+        for a in (np.load(mnt / f"{name}.npy"), np.load(mnt / f"{name}.npy", mmap_mode="r")):
+            assert a.dtype == np.uint8 and a.shape == (len(data),) and a.tobytes() == data
+        assert os.getxattr(mnt / f"{name}.npy", "user.dtype") == b"U8"
+        assert os.getxattr(mnt / f"{name}.npy", "user.stored_dtype") == dtype
+    a = np.load(mnt / "a.q8.npy")
+    assert a.dtype == np.float32 and a.tolist() == [0.5 * q for q in range(32)]
+    subprocess.run(["fusermount3", "-u", str(mnt)], check=True)
+    r = run_weightfs("-o", "view=f32", path, mnt)
+    assert r.returncode == 0 and "view=f32: IQ2_XXS, IQ1_S not decoded" in r.stderr, r.stderr
+    assert (mnt / "a.iq").read_bytes() == iq
+    assert os.getxattr(mnt / "a.iq", "user.dtype") == b"IQ2_XXS"
+    assert (mnt / "a.q8").read_bytes() == np.array([0.5 * q for q in range(32)], "<f4").tobytes()
