@@ -41,6 +41,7 @@ struct wfs_node {
 	uint32_t nsubdirs;
 	uint32_t ntensors;     /**< directory: tensors beneath */
 	uint32_t ref;          /**< tensor or extra index, WFS_NO_REF for made-up directories */
+	uint32_t group;        /**< a group's own directory (one file's model): the group index; else 0 */
 	uint8_t kind;          /**< enum wfs_node_kind */
 };
 

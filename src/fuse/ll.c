@@ -310,16 +310,16 @@ static void read_extra(fuse_req_t req, const struct wfs_fs *fs, const struct wfs
  * would reach the kernel as end of file, so the shard's size is checked
  * first: a shard truncated under the mount gives EIO, not short data.
  */
-static void read_tensor_splice(fuse_req_t req, const struct wfs_shard *s, size_t len, uint64_t pos)
+static void read_tensor_splice(fuse_req_t req, int fd, size_t len, uint64_t pos)
 {
 	struct stat st;
-	if (fstat(s->fd, &st) < 0 || (uint64_t)st.st_size < pos + len) {
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < pos + len) {
 		fuse_reply_err(req, EIO);
 		return;
 	}
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
 	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	bv.buf[0].fd = s->fd;
+	bv.buf[0].fd = fd;
 	bv.buf[0].pos = (off_t)pos;
 	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
 }
@@ -342,9 +342,10 @@ static void wfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
 		return;
 	}
 	const struct wfs_tensor *t = &fs->model->tensors[n->ref];
-	const struct wfs_shard *s = &fs->model->shards[t->shard];
-	if (fs->splice && s->fd >= 0) {
-		read_tensor_splice(req, s, len, t->offset + (uint64_t)off);
+	int fd;
+	uint64_t pos;
+	if (fs->splice && wfs_tensor_splice_source(fs->model, t, (uint64_t)off, len, &fd, &pos) == 0) {
+		read_tensor_splice(req, fd, len, pos);
 		return;
 	}
 	/* Bytes the library holds in memory (remote chunks) go out from there. */

@@ -52,6 +52,7 @@ static int add_index_metadata(struct wfs_model *m, struct json_object *meta, con
 		if (WFS_GROW(m->index_meta, m->cap.index_meta, m->nindex_meta, 1) < 0)
 			return -ENOMEM;
 		struct wfs_kv *kv = &m->index_meta[m->nindex_meta];
+		*kv = (struct wfs_kv){.space = WFS_KV_INDEX};
 		const char *text;
 		size_t len;
 		kv->json = !json_object_is_type(val, json_type_string);
@@ -207,4 +208,38 @@ void wfs_index_release(struct wfs_index *idx)
 	free(idx->shards);
 	free(idx->entries);
 	memset(idx, 0, sizeof(*idx));
+}
+int wfs_index_check(struct wfs_model *m, const struct wfs_index *idx, const char *label,
+		    const struct wfs_warn *warn, struct wfs_error *err)
+{
+	bool *listed = calloc(m->ntensors ? m->ntensors : 1, 1);
+	if (listed == NULL)
+		return -ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; i < idx->nentries; i++) {
+		const struct wfs_index_entry *e = &idx->entries[i];
+		const char *name = idx->strings.data + e->tensor.off;
+		ssize_t t = wfs_model_find(m, name, e->tensor.len);
+		char q[WFS_QUOTE_MAX], sq[WFS_QUOTE_MAX];
+		if (t < 0 || m->tensors[t].shard != e->shard) {
+			const struct wfs_str s = m->shards[e->shard].name;
+			wfs_error_add(err, "%s: tensor %s: not found in shard %s named by the index", label,
+				      wfs_quote(name, e->tensor.len, q),
+				      wfs_quote(wfs_model_str(m, s), s.len, sq));
+			rc = WFS_EINVALID;
+			continue;
+		}
+		listed[t] = true;
+	}
+	for (size_t t = 0; t < m->ntensors && rc == 0; t++) {
+		if (listed[t])
+			continue;
+		const struct wfs_tensor *x = &m->tensors[t];
+		char q[WFS_QUOTE_MAX];
+		wfs_warnf(warn, "%s: tensor %s is not in the index %s; shown anyway",
+			  wfs_model_str(m, m->shards[x->shard].name),
+			  wfs_quote(wfs_model_str(m, x->name), x->name.len, q), label);
+	}
+	free(listed);
+	return rc;
 }

@@ -161,6 +161,29 @@ bool wfs_shard_path_ok(const char *path, size_t len);
 
 /* ---- model assembly ------------------------------------------------------ */
 
+/** Reads exactly @p len bytes at @p off from @p fd: 0, -EIO if the file is shorter, or -errno. */
+int wfs_read_exact(int fd, void *buf, size_t len, uint64_t off);
+
+/** Appends a shard named @p name (not opened yet); sets *out. 0 or -ENOMEM. */
+int wfs_model_add_shard(struct wfs_model *m, const char *name, size_t len, uint32_t *out);
+
+/**
+ * Opens shard @p i through the model's source (a local file relative to
+ * m->dirfd). @p who names what referred to it in messages ("" or the index).
+ */
+int wfs_model_open_shard(struct wfs_model *m, uint32_t i, const char *who, struct wfs_error *err);
+
+/** Opens a local SOURCE (resolve.c): directory, file, index, TF prefix. */
+int wfs_resolve_local(struct wfs_model *m, const char *source, const struct wfs_open_options *opts,
+		      struct wfs_error *err);
+
+/**
+ * Writes @p path without "." and empty components into @p out (room for
+ * len + 1 bytes); returns the new length (0 when nothing is left).
+ * ".." components are kept, for wfs_shard_path_ok to refuse.
+ */
+size_t wfs_path_normalize(const char *path, size_t len, char *out);
+
 /** Sorts the tensors by name and reports names found in two shards. */
 int wfs_model_finish(struct wfs_model *m, struct wfs_error *err);
 

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "remote.h"
+#include "sources/source.h"
 
 #define INDEX_LIMIT (1u << 30)
 #define MOUNT_PARALLEL 32
@@ -168,15 +169,8 @@ static const struct wfs_listed *listed(const struct wfs_listing *l, const char *
 
 static int add_shard(struct wfs_model *m, const char *name)
 {
-	if (m->nshards >= UINT32_MAX || WFS_GROW(m->shards, m->cap.shards, m->nshards, 1) < 0)
-		return -ENOMEM;
-	struct wfs_shard *s = &m->shards[m->nshards];
-	memset(s, 0, sizeof(*s));
-	s->fd = -1;
-	if (wfs_arena_add(m, name, strlen(name), &s->name) < 0)
-		return -ENOMEM;
-	m->nshards++;
-	return 0;
+	uint32_t i;
+	return wfs_model_add_shard(m, name, strlen(name), &i);
 }
 
 static char *identity_of(const struct wfs_listing *l, const struct wfs_remote_file *f, enum wfs_src_kind kind)
@@ -264,6 +258,7 @@ static int load_headers(struct wfs_model *m, struct wfs_remote *r, const char *s
 		struct wfs_shard *s = &m->shards[p->shard];
 		s->size = size;
 		s->remote = p->f;
+		s->source = &wfs_source_remote;
 		s->mtime.tv_sec = q->mtime > 0 ? q->mtime : time(NULL);
 		const char *name = wfs_model_str(m, s->name);
 		uint64_t hlen = 0;
@@ -580,6 +575,7 @@ static int open_remote(struct wfs_model *m, struct wfs_remote *r, const struct w
 			/* An empty file: nothing to ask; the prefix check reports it. */
 			np--;
 			m->shards[i].remote = f;
+			m->shards[i].source = &wfs_source_remote;
 			m->shards[i].size = 0;
 			uint8_t zero[8] = {0};
 			uint64_t hlen = 0;

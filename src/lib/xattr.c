@@ -53,12 +53,22 @@ static int offer(const struct attr *a, attr_fn *fn, void *ctx)
 	return a->value_len > WFS_XATTR_VALUE_MAX ? 0 : fn(a, ctx);
 }
 
-/* Offers each of n key/value pairs as the attribute prefix + key. */
-static int offer_kvs(const struct wfs_model *m, const char *prefix, const struct wfs_kv *kv, size_t n,
+/* The attribute name prefix of each key/value space. */
+static const char *const space_prefix[WFS_KV_SPACES] = {
+	[WFS_KV_METADATA] = "user.metadata.",
+	[WFS_KV_INDEX] = "user.index.",
+	[WFS_KV_GGUF] = "user.gguf.",
+	[WFS_KV_FORMAT] = "user.",
+};
+
+/* Offers each of the n key/value pairs of group @p group as its space's prefix + key. */
+static int offer_kvs(const struct wfs_model *m, uint32_t group, const struct wfs_kv *kv, size_t n,
 		     attr_fn *fn, void *ctx)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct attr a = {prefix, wfs_model_str(m, kv[i].key), kv[i].key.len,
+		if (kv[i].group != group || kv[i].space >= WFS_KV_SPACES)
+			continue;
+		struct attr a = {space_prefix[kv[i].space], wfs_model_str(m, kv[i].key), kv[i].key.len,
 				 wfs_model_str(m, kv[i].value), kv[i].value.len};
 		int rc = offer(&a, fn, ctx);
 		if (rc != 0)
@@ -91,6 +101,16 @@ static int for_each_xattr(const struct wfs_model *m, const struct wfs_namespace 
 		EMIT("user.name", wfs_model_str(m, t->name), t->name.len);
 		EMIT("user.shard", wfs_model_str(m, shard), shard.len);
 		EMIT("user.offset", num[0], (size_t)len);
+		/* The format's own: "user.NAME\0value\0" pairs. */
+		const char *p = wfs_model_str(m, t->attrs), *end = p + t->attrs.len;
+		while (p < end) {
+			const char *name = p, *value = name + strlen(name) + 1;
+			if (value >= end)
+				break;
+			size_t vlen = strnlen(value, (size_t)(end - value));
+			EMIT(name, value, vlen);
+			p = value + vlen + 1;
+		}
 		return 0;
 	}
 	if (n->kind != WFS_NODE_DIR)
@@ -99,17 +119,22 @@ static int for_each_xattr(const struct wfs_model *m, const struct wfs_namespace 
 	int l1 = snprintf(num[1], sizeof(num[1]), "%" PRIu64, n->nbytes);
 	EMIT("user.tensors", num[0], (size_t)l0);
 	EMIT("user.nbytes", num[1], (size_t)l1);
-	if (node != 0)
+	if (node != 0 && n->group == 0)
 		return 0;
+	if (n->group) { /* one file's model in its own directory */
+		const char *format = m->groups[n->group].format ? m->groups[n->group].format : m->format;
+		EMIT("user.format", format, strlen(format));
+		return offer_kvs(m, n->group, m->metadata, m->nmetadata, fn, ctx);
+	}
 	EMIT("user.format", m->format, strlen(m->format));
 	if (m->remote) {
 		char stats[1024];
 		size_t len = wfs_remote_stats(m->remote, stats, sizeof(stats));
 		EMIT("user.remote.stats", stats, len < sizeof(stats) ? len : sizeof(stats) - 1);
 	}
-	rc = offer_kvs(m, "user.metadata.", m->metadata, m->nmetadata, fn, ctx);
+	rc = offer_kvs(m, 0, m->metadata, m->nmetadata, fn, ctx);
 	if (rc == 0)
-		rc = offer_kvs(m, "user.index.", m->index_meta, m->nindex_meta, fn, ctx);
+		rc = offer_kvs(m, 0, m->index_meta, m->nindex_meta, fn, ctx);
 #undef EMIT
 	return rc;
 }

@@ -68,6 +68,9 @@ struct wfs_format {
 /** Every format, in the order they bid (ties go to the first); NULL-terminated. */
 extern const struct wfs_format *const wfs_formats[];
 
+/** Writes the known formats' names, comma-separated, into @p buf. */
+void wfs_format_names(char *buf, size_t cap);
+
 /** The format called @p name, or NULL. */
 const struct wfs_format *wfs_format_find(const char *name);
 

@@ -14,13 +14,16 @@
  * mount time (measured with callgrind; see contrib/bench/RESULTS.md). The
  * parser is strict JSON: the same grammar, plus duplicate keys, integer
  * spellings and nesting depth checked as it goes.
+ *
+ * The format's entry (wfs_format_safetensors) is at the end of the file.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "format.h"
 
 /* A name quoted for a message; only evaluated when there is a problem to report. */
 #define QUOTE(name) wfs_quote((name), strlen(name), (char[WFS_QUOTE_MAX]){0})
@@ -430,7 +433,7 @@ static bool read_metadata(struct header *h)
 				h->rc = -ENOMEM;
 				break;
 			} else {
-				m->metadata[m->nmetadata++] = (struct wfs_kv){k, v, false};
+				m->metadata[m->nmetadata++] = (struct wfs_kv){.key = k, .value = v, .space = WFS_KV_METADATA};
 			}
 		}
 		if (ok && !next_member(h, '}', &more))
@@ -724,3 +727,62 @@ int wfs_st_parse_header(struct wfs_model *m, uint32_t shard, const char *label, 
 	free(h.ranges);
 	return h.rc;
 }
+
+/* Content decides: an 8-byte length within the limit, then the JSON object's '{'. */
+static int st_probe(const uint8_t *head, size_t len, const char *name)
+{
+	if (len >= 9) {
+		uint64_t n = 0;
+		for (int i = 7; i >= 0; i--)
+			n = n << 8 | head[i];
+		if (n > 0 && n <= WFS_MAX_HEADER_LEN && head[8] == '{')
+			return 100;
+	}
+	size_t k = strlen(name);
+	/* A broken .safetensors file is still ours to explain. */
+	return k > 12 && strcmp(name + k - 12, ".safetensors") == 0 ? 10 : 0;
+}
+
+static int st_open(struct wfs_build *b, uint32_t shard, struct wfs_error *err)
+{
+	struct wfs_model *m = b->m;
+	const struct wfs_shard *s = &m->shards[shard];
+	char label[PATH_MAX]; /* the arena moves while the header is parsed */
+	snprintf(label, sizeof(label), "%s", wfs_model_str(m, s->name));
+	uint8_t prefix[8] = {0};
+	uint64_t header_len = 0;
+	if (s->size >= 8) {
+		ssize_t n = wfs_shard_pread(m, s, prefix, 8, 0);
+		if (n < 0) {
+			wfs_error_add(err, "%s: %s", label, strerror((int)-n));
+			return (int)n;
+		}
+	}
+	int rc = wfs_st_check_prefix(label, prefix, s->size, &header_len, err);
+	if (rc < 0)
+		return rc;
+	uint8_t *header = NULL;
+	if ((rc = wfs_build_read(b, shard, 8, (size_t)header_len, &header)) < 0) {
+		if (rc != -ENOMEM)
+			wfs_error_add(err, "%s: %s", label, strerror(-rc));
+		return rc;
+	}
+	size_t t0 = m->ntensors, k0 = m->nmetadata;
+	rc = wfs_st_parse_header(m, shard, label, b->warn, (const char *)header, (size_t)header_len, s->size, err);
+	free(header);
+	for (size_t i = t0; i < m->ntensors; i++)
+		m->tensors[i].group = b->group;
+	for (size_t i = k0; i < m->nmetadata; i++)
+		m->metadata[i].group = b->group;
+	return rc;
+}
+
+static const char *const st_extensions[] = {".safetensors", NULL};
+
+const struct wfs_format wfs_format_safetensors = {
+	.name = "safetensors",
+	.probe = st_probe,
+	.open = st_open,
+	.extensions = st_extensions,
+	.preferred = "model.safetensors",
+};

@@ -1,0 +1,657 @@
+/**
+ * @file resolve.c
+ * Which local files make the model SOURCE names, and which format reads
+ * each (README, "What SOURCE can be").
+ *
+ * A directory is looked at format by format, in registry order
+ * (safetensors, pytorch, gguf, onnx, tfbundle); for each, its index
+ * (PREFERRED.index.json, or the one *EXT.index.json) wins, else its files:
+ * the preferred name alone (transformers' order: model.safetensors,
+ * pytorch_model.bin), else the one model its files make (one file, or the
+ * parts NAME-0000N-of-0000M.EXT), else one subdirectory (group) per file
+ * or per set of parts. A file's format is decided by its content; the
+ * name only narrows which files are asked. The first format that finds
+ * files decides; every other file is shown as an ordinary file.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "formats/format.h"
+#include "sources/source.h"
+
+#define QUOTE(s) wfs_quote((s), strlen(s), (char[WFS_QUOTE_MAX]){0})
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static int read_small_file(int dirfd, const char *name, char **out, size_t *len, size_t limit)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int rc = 0;
+	char *buf = NULL;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+	} else if ((uint64_t)st.st_size > limit) {
+		rc = -EFBIG;
+	} else if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		rc = -ENOMEM;
+	} else if ((rc = wfs_read_exact(fd, buf, (size_t)st.st_size, 0)) == 0) {
+		buf[st.st_size] = '\0';
+		*out = buf;
+		*len = (size_t)st.st_size;
+		buf = NULL;
+	}
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+/* ---- one file ------------------------------------------------------------ */
+
+/*
+ * Opens shard @p shard, asks the formats (only @p want, when set) which one
+ * it is, and lets that format parse it. *got is the format.
+ */
+static int open_file(struct wfs_build *b, uint32_t shard, const struct wfs_format *want, const char *who,
+		     const struct wfs_format **got, struct wfs_error *err)
+{
+	struct wfs_model *m = b->m;
+	int rc = wfs_model_open_shard(m, shard, who, err);
+	if (rc < 0)
+		return rc;
+	const struct wfs_shard *s = &m->shards[shard];
+	const char *name = wfs_model_str(m, s->name);
+	uint8_t head[WFS_PROBE_LEN];
+	size_t len = s->size < sizeof(head) ? (size_t)s->size : sizeof(head);
+	ssize_t n = wfs_shard_pread(m, s, head, len, 0);
+	if (n < 0) {
+		wfs_error_add(err, "%s: %s", QUOTE(name), strerror((int)-n));
+		return (int)n;
+	}
+	const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	const struct wfs_format *f = wfs_format_probe(head, len, base, want);
+	if (f == NULL) {
+		char names[256];
+		wfs_format_names(names, sizeof(names));
+		if (want)
+			wfs_error_add(err, "%s: not a %s file", QUOTE(name), want->name);
+		else
+			wfs_error_add(err, "%s: not a model file of a known format (%s)", QUOTE(name), names);
+		return WFS_EINVALID;
+	}
+	*got = f;
+	return f->open(b, shard, err);
+}
+
+/* Adds and opens the files @p names (relative to the model directory) as one model of b->group. */
+static int open_files(struct wfs_build *b, char *const *names, size_t n, const struct wfs_format *want,
+		      struct wfs_error *err)
+{
+	int rc = 0;
+	const struct wfs_format *f = want, *first = NULL;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t shard;
+		int r = wfs_model_add_shard(b->m, names[i], strlen(names[i]), &shard);
+		if (r == 0)
+			r = open_file(b, shard, want, "", &f, err);
+		if (r == -ENOMEM)
+			return r;
+		/* Keep going after an invalid file so every problem is reported;
+		 * an unreadable one (-errno) decides the exit status. */
+		if (r < 0 && (rc == 0 || rc == WFS_EINVALID))
+			rc = r;
+		if (r == 0 && first == NULL)
+			first = f;
+	}
+	if (first) {
+		if (b->group == 0)
+			b->m->format = first->name;
+		else
+			b->m->groups[b->group].format = first->name;
+		if (rc == 0 && first->finish)
+			rc = first->finish(b, err);
+	}
+	return rc;
+}
+
+/* ---- indexes --------------------------------------------------------------- */
+
+/* An index's shards, each read by the format its content says. */
+static int open_indexed(struct wfs_build *b, const char *index_name, const struct wfs_format *want,
+			struct wfs_error *err)
+{
+	struct wfs_model *m = b->m;
+	char *text = NULL;
+	size_t len = 0;
+	/* An index lists every tensor once: 1 GiB is far beyond any real one. */
+	int rc = read_small_file(m->dirfd, index_name, &text, &len, 1u << 30);
+	if (rc < 0) {
+		wfs_error_add(err, "%s: %s", index_name, rc == -EINVAL ? "not a regular file" : strerror(-rc));
+		return rc == -EINVAL || rc == -EFBIG ? WFS_EINVALID : rc;
+	}
+	struct wfs_index idx;
+	rc = wfs_index_parse(m, index_name, text, len, &idx, err);
+	free(text);
+	if (rc < 0)
+		return rc;
+	m->sharded = true;
+	if ((rc = wfs_arena_add(m, index_name, strlen(index_name), &m->index_name)) < 0)
+		goto out;
+	const struct wfs_format *first = NULL;
+	for (size_t i = 0; i < idx.nshards && rc != -ENOMEM; i++) {
+		uint32_t shard;
+		const struct wfs_format *f = NULL;
+		int r = wfs_model_add_shard(m, idx.strings.data + idx.shards[i].off, idx.shards[i].len, &shard);
+		if (r == 0)
+			r = open_file(b, shard, want ? want : first, index_name, &f, err);
+		if (r == 0 && first == NULL)
+			first = f;
+		if (r < 0 && (rc == 0 || rc == WFS_EINVALID))
+			rc = r;
+	}
+	if (first)
+		m->format = first->name;
+	if (rc == 0)
+		rc = wfs_model_finish(m, err);
+	if (rc == 0)
+		rc = wfs_index_check(m, &idx, index_name, b->warn, err);
+out:
+	wfs_index_release(&idx);
+	return rc;
+}
+
+/* ---- directories ------------------------------------------------------------ */
+
+struct names {
+	char **v;
+	size_t n, cap;
+};
+
+static void names_free(struct names *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	*l = (struct names){0};
+}
+
+static int names_add(struct names *l, const char *s)
+{
+	if (WFS_GROW(l->v, l->cap, l->n, 1) < 0 || (l->v[l->n] = strdup(s)) == NULL)
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The regular, not hidden, files of the directory whose names end with @p suffix, sorted. */
+static int list_dir(int dirfd, const char *suffix, struct names *out)
+{
+	int fd = dup(dirfd);
+	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+	if (dir == NULL) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	rewinddir(dir); /* a dup shares the offset of every earlier listing */
+	int rc = 0;
+	struct dirent *d;
+	while ((d = readdir(dir)) != NULL && rc == 0) {
+		struct stat st;
+		if (d->d_name[0] == '.' || !ends_with(d->d_name, suffix) ||
+		    fstatat(dirfd, d->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		rc = names_add(out, d->d_name);
+	}
+	closedir(dir);
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), compare_names);
+	return rc;
+}
+
+/*
+ * NAME-0000N-of-0000M.EXT: sets the length of NAME, N and M. The numbers
+ * are digits of equal width, 1 <= N <= M.
+ */
+static bool split_part(const char *file, const char *ext, size_t *stem, unsigned long *part, unsigned long *count)
+{
+	size_t n = strlen(file), k = strlen(ext);
+	if (n <= k)
+		return false;
+	size_t end = n - k, i = end, w = 0;
+	while (i > 0 && file[i - 1] >= '0' && file[i - 1] <= '9')
+		i--, w++;
+	if (w == 0 || w > 9 || i < 4 || memcmp(file + i - 4, "-of-", 4) != 0)
+		return false;
+	size_t j = i - 4, w2 = 0;
+	while (j > 0 && file[j - 1] >= '0' && file[j - 1] <= '9')
+		j--, w2++;
+	if (w2 != w || j < 2 || file[j - 1] != '-')
+		return false;
+	*part = strtoul(file + j, NULL, 10);
+	*count = strtoul(file + i, NULL, 10);
+	*stem = j - 1;
+	return *part >= 1 && *part <= *count;
+}
+
+/* Whether the file is one the format wants (probes its first bytes). */
+static bool is_format(int dirfd, const char *name, const struct wfs_format *f)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	uint8_t head[WFS_PROBE_LEN];
+	ssize_t n = pread(fd, head, sizeof(head), 0);
+	close(fd);
+	return n >= 0 && wfs_format_probe(head, (size_t)n, name, NULL) == f;
+}
+
+/* The files of format @p f in the directory (by extension, then content). */
+static int format_files(int dirfd, const struct wfs_format *f, struct names *out)
+{
+	for (size_t e = 0; f->extensions && f->extensions[e]; e++) {
+		struct names all = {0};
+		int rc = list_dir(dirfd, f->extensions[e], &all);
+		for (size_t i = 0; i < all.n && rc == 0; i++)
+			if (is_format(dirfd, all.v[i], f))
+				rc = names_add(out, all.v[i]);
+		names_free(&all);
+		if (rc < 0)
+			return rc;
+	}
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), compare_names);
+	return 0;
+}
+
+/* Every part of the split that @p file belongs to, checking none is missing. */
+static int split_parts(int dirfd, const char *file, const char *ext, struct names *out, struct wfs_error *err)
+{
+	size_t stem;
+	unsigned long part, count;
+	if (!split_part(file, ext, &stem, &part, &count))
+		return names_add(out, file);
+	size_t width = strlen(file) - strlen(ext) - stem - 1 - 4;
+	width /= 2;
+	int rc = 0;
+	for (unsigned long p = 1; p <= count && rc >= 0; p++) {
+		char name[PATH_MAX];
+		snprintf(name, sizeof(name), "%.*s-%0*lu-of-%0*lu%s", (int)stem, file, (int)width, p, (int)width, count, ext);
+		if (faccessat(dirfd, name, F_OK, 0) != 0) {
+			wfs_error_add(err, "%s: part %lu of %lu is missing (%s)", QUOTE(file), p, count, QUOTE(name));
+			rc = WFS_EINVALID;
+			continue;
+		}
+		if (names_add(out, name) < 0)
+			rc = -ENOMEM;
+	}
+	return rc;
+}
+
+/* The extension of @p file among the format's. */
+static const char *extension_of(const struct wfs_format *f, const char *file)
+{
+	for (size_t e = 0; f->extensions && f->extensions[e]; e++)
+		if (ends_with(file, f->extensions[e]))
+			return f->extensions[e];
+	return "";
+}
+
+/*
+ * Opens @p files (all of format @p f) as the model: one model when they are
+ * one (a file, or the parts of one split), else one group per unit.
+ */
+static int open_units(struct wfs_build *b, struct names *files, const struct wfs_format *f, struct wfs_error *err)
+{
+	/* A unit: a file, or every part of one split (NAME + count + extension). */
+	size_t nunits = 0;
+	size_t *unit_of = calloc(files->n ? files->n : 1, sizeof(*unit_of));
+	if (unit_of == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < files->n; i++) {
+		size_t stem_i, stem_j;
+		unsigned long part, count_i, count_j;
+		unit_of[i] = nunits;
+		bool split_i = split_part(files->v[i], extension_of(f, files->v[i]), &stem_i, &part, &count_i);
+		for (size_t j = 0; j < i && split_i; j++) {
+			if (split_part(files->v[j], extension_of(f, files->v[j]), &stem_j, &part, &count_j) &&
+			    stem_i == stem_j && count_i == count_j && memcmp(files->v[i], files->v[j], stem_i) == 0 &&
+			    strcmp(extension_of(f, files->v[i]), extension_of(f, files->v[j])) == 0) {
+				unit_of[i] = unit_of[j];
+				break;
+			}
+		}
+		if (unit_of[i] == nunits)
+			nunits++;
+	}
+	int rc = 0;
+	for (size_t u = 0; u < nunits && rc != -ENOMEM; u++) {
+		size_t first = 0;
+		while (unit_of[first] != u)
+			first++;
+		struct names unit = {0};
+		const char *ext = extension_of(f, files->v[first]);
+		int r = split_parts(b->m->dirfd, files->v[first], ext, &unit, err);
+		if (r == 0 && nunits > 1) {
+			size_t stem, len = strlen(files->v[first]) - strlen(ext);
+			unsigned long part, count;
+			if (split_part(files->v[first], ext, &stem, &part, &count))
+				len = stem;
+			r = wfs_build_add_group(b, files->v[first], len, f->name);
+		}
+		if (r == 0)
+			r = open_files(b, unit.v, unit.n, f, err);
+		names_free(&unit);
+		if (r < 0 && (rc == 0 || rc == WFS_EINVALID))
+			rc = r;
+	}
+	free(unit_of);
+	b->group = 0;
+	if (nunits > 1)
+		b->m->format = f->name;
+	if (rc == 0)
+		rc = wfs_model_finish(b->m, err);
+	return rc;
+}
+
+/*
+ * The format's index in the directory: PREFERRED.index.json, else the one
+ * *EXT.index.json. Several (diffusers variants) are an error that names them.
+ * 1 with *out set, 0 when there is none, or an error.
+ */
+static int find_index(int dirfd, const struct wfs_format *f, char **out, struct wfs_error *err)
+{
+	*out = NULL;
+	if (f->preferred == NULL)
+		return 0;
+	char want[PATH_MAX];
+	snprintf(want, sizeof(want), "%s.index.json", f->preferred);
+	if (faccessat(dirfd, want, F_OK, 0) == 0)
+		return (*out = strdup(want)) ? 1 : -ENOMEM;
+	struct names found = {0};
+	int rc = 0;
+	for (size_t e = 0; f->extensions && f->extensions[e] && rc == 0; e++) {
+		char suffix[64];
+		snprintf(suffix, sizeof(suffix), "%s.index.json", f->extensions[e]);
+		rc = list_dir(dirfd, suffix, &found);
+	}
+	if (rc == 0 && found.n == 1) {
+		*out = found.v[0];
+		found.v[0] = NULL;
+		found.n = 0;
+		rc = 1;
+	} else if (rc == 0 && found.n > 1) {
+		char list[1024];
+		size_t o = 0;
+		for (size_t i = 0; i < found.n && o < sizeof(list); i++)
+			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", found.v[i]);
+		wfs_error_add(err, "the directory has %zu indexes (%s): give the one to mount as SOURCE", found.n, list);
+		rc = WFS_EINVALID;
+	}
+	names_free(&found);
+	return rc;
+}
+
+/* TensorFlow's entry points: a `checkpoint` file naming the prefix, or a SavedModel's variables/. */
+static int tf_entry(int dirfd, char **out)
+{
+	*out = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	if (read_small_file(dirfd, "checkpoint", &text, &len, 1 << 20) == 0) {
+		/* text format: model_checkpoint_path: "PREFIX" */
+		const char *key = strstr(text, "model_checkpoint_path:");
+		const char *q1 = key ? strchr(key, '"') : NULL, *q2 = q1 ? strchr(q1 + 1, '"') : NULL;
+		if (q2 && q2 > q1 + 1) {
+			size_t n = (size_t)(q2 - q1 - 1);
+			char *p = malloc(n + sizeof(".index"));
+			if (p) {
+				memcpy(p, q1 + 1, n);
+				strcpy(p + n, ".index");
+			}
+			free(text);
+			*out = p;
+			return p ? 1 : -ENOMEM;
+		}
+		free(text);
+	}
+	if (faccessat(dirfd, "saved_model.pb", F_OK, 0) == 0 &&
+	    faccessat(dirfd, "variables/variables.index", F_OK, 0) == 0)
+		return (*out = strdup("variables/variables.index")) ? 1 : -ENOMEM;
+	return 0;
+}
+
+static int open_directory(struct wfs_build *b, const char *source, struct wfs_error *err)
+{
+	struct wfs_model *m = b->m;
+	const struct wfs_format *only = b->opts->format ? wfs_format_find(b->opts->format) : NULL;
+	for (size_t i = 0; wfs_formats[i]; i++) {
+		const struct wfs_format *f = wfs_formats[i];
+		if (only && f != only)
+			continue;
+		char *index = NULL;
+		int rc = find_index(m->dirfd, f, &index, err);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			rc = open_indexed(b, index, f, err);
+			free(index);
+			return rc;
+		}
+		if (strcmp(f->name, "tfbundle") == 0 && (rc = tf_entry(m->dirfd, &index)) != 0) {
+			if (rc < 0)
+				return rc;
+			struct names one = {.v = &index, .n = 1};
+			rc = wfs_shard_path_ok(index, strlen(index)) ? open_files(b, one.v, 1, f, err) : WFS_EINVALID;
+			if (rc == WFS_EINVALID && !wfs_shard_path_ok(index, strlen(index)))
+				wfs_error_add(err, "checkpoint: model_checkpoint_path %s is not inside the directory", QUOTE(index));
+			free(index);
+			return rc == 0 ? wfs_model_finish(m, err) : rc;
+		}
+		struct names files = {0};
+		if ((rc = format_files(m->dirfd, f, &files)) < 0) {
+			names_free(&files);
+			wfs_error_add(err, "%s: %s", source, strerror(-rc));
+			return rc;
+		}
+		if (files.n == 0) {
+			names_free(&files);
+			continue;
+		}
+		if (f->preferred) {
+			for (size_t k = 0; k < files.n; k++) {
+				if (strcmp(files.v[k], f->preferred) == 0) {
+					char *keep = files.v[k];
+					files.v[k] = files.v[0];
+					files.v[0] = keep;
+					for (size_t j = 1; j < files.n; j++)
+						free(files.v[j]);
+					files.n = 1;
+					break;
+				}
+			}
+		}
+		rc = open_units(b, &files, f, err);
+		names_free(&files);
+		return rc;
+	}
+	char names[256];
+	wfs_format_names(names, sizeof(names));
+	if (only)
+		wfs_error_add(err, "%s: no %s model here", source, only->name);
+	else
+		wfs_error_add(err, "%s: no model files here (looked for %s)", source, names);
+	return -ENOENT;
+}
+
+/*
+ * A Hugging Face cache repository (models--org--name/) holds no model itself:
+ * refs/main names the snapshot to open. Returns a descriptor of that
+ * snapshot, or -1 when @p dirfd is not such a repository.
+ */
+static int hf_repo_snapshot(int dirfd)
+{
+	char *ref = NULL;
+	size_t len = 0;
+	if (faccessat(dirfd, "model.safetensors.index.json", F_OK, 0) == 0 ||
+	    read_small_file(dirfd, "refs/main", &ref, &len, 256) < 0)
+		return -1;
+	while (len && (ref[len - 1] == '\n' || ref[len - 1] == ' ' || ref[len - 1] == '\r'))
+		ref[--len] = '\0';
+	bool plain = len > 0;
+	for (size_t i = 0; i < len; i++)
+		plain &= (ref[i] >= '0' && ref[i] <= '9') || (ref[i] >= 'a' && ref[i] <= 'z') ||
+			 (ref[i] >= 'A' && ref[i] <= 'Z') || ref[i] == '-' || ref[i] == '_' || ref[i] == '.';
+	int fd = -1;
+	if (plain && strcmp(ref, ".") && strcmp(ref, "..")) {
+		char path[300];
+		snprintf(path, sizeof(path), "snapshots/%s", ref);
+		fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	free(ref);
+	return fd;
+}
+
+/* Shows the directory's files that are not part of the model. */
+static int scan_extras(struct wfs_build *b, struct wfs_error *err)
+{
+	struct wfs_model *m = b->m;
+	struct wfs_str *skip = malloc((m->nshards + 1) * sizeof(*skip));
+	if (skip == NULL)
+		return -ENOMEM;
+	size_t nskip = 0;
+	if (m->sharded)
+		skip[nskip++] = m->index_name;
+	for (size_t i = 0; i < m->nshards; i++)
+		skip[nskip++] = m->shards[i].name;
+	int rc = wfs_extras_scan(m, skip, nskip, b->warn, err);
+	free(skip);
+	return rc;
+}
+
+/* One file as SOURCE: an index, or a model file of any format (every part, for formats that split). */
+static int open_single(struct wfs_build *b, const char *base, struct wfs_error *err)
+{
+	const struct wfs_format *only = b->opts->format ? wfs_format_find(b->opts->format) : NULL;
+	if (ends_with(base, ".json"))
+		return open_indexed(b, base, only, err);
+	uint32_t shard;
+	const struct wfs_format *f = NULL;
+	int rc = wfs_model_add_shard(b->m, base, strlen(base), &shard);
+	if (rc == 0)
+		rc = open_file(b, shard, only, "", &f, err);
+	if (rc == 0 && f) {
+		b->m->format = f->name;
+		size_t stem;
+		unsigned long part, count;
+		if (f->open_all_parts && split_part(base, extension_of(f, base), &stem, &part, &count) && count > 1) {
+			/* Start again with every part, in order. */
+			for (size_t i = 0; i < b->m->nshards; i++)
+				if (b->m->shards[i].source && b->m->shards[i].source->close)
+					b->m->shards[i].source->close(&b->m->shards[i]);
+			b->m->nshards = 0;
+			b->m->ntensors = 0;
+			b->m->ndims = 0;
+			b->m->nmetadata = 0;
+			b->m->nstrides = 0;
+			b->m->blob_len = 0;
+			struct names parts = {0};
+			rc = split_parts(b->m->dirfd, base, extension_of(f, base), &parts, err);
+			if (rc == 0)
+				rc = open_files(b, parts.v, parts.n, f, err);
+			names_free(&parts);
+		} else if (f->finish) {
+			rc = f->finish(b, err);
+		}
+	}
+	if (rc == 0)
+		rc = wfs_model_finish(b->m, err);
+	return rc;
+}
+
+int wfs_resolve_local(struct wfs_model *m, const char *source, const struct wfs_open_options *opts,
+		      struct wfs_error *err)
+{
+	struct wfs_build b = {.m = m, .opts = opts, .warn = &opts->warn, .group = 0};
+	struct stat st;
+	char *alt = NULL;
+	if (stat(source, &st) < 0) {
+		int e = errno;
+		/* A TensorFlow checkpoint is named by its prefix: model.ckpt for model.ckpt.index. */
+		size_t n = strlen(source);
+		if (e == ENOENT && (alt = malloc(n + sizeof(".index"))) != NULL) {
+			memcpy(alt, source, n);
+			strcpy(alt + n, ".index");
+			if (stat(alt, &st) == 0 && S_ISREG(st.st_mode)) {
+				source = alt;
+				e = 0;
+			}
+		}
+		if (e) {
+			free(alt);
+			wfs_error_add(err, "%s: %s", source, strerror(e));
+			return -e;
+		}
+	}
+	int rc;
+	if (S_ISDIR(st.st_mode)) {
+		m->dirfd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (m->dirfd < 0) {
+			rc = -errno;
+			wfs_error_add(err, "%s: %s", source, strerror(-rc));
+			goto out;
+		}
+		int snap = hf_repo_snapshot(m->dirfd);
+		if (snap >= 0) {
+			close(m->dirfd);
+			m->dirfd = snap;
+		}
+		rc = open_directory(&b, source, err);
+		if (rc == 0 && !opts->no_extras)
+			rc = scan_extras(&b, err);
+	} else if (S_ISREG(st.st_mode)) {
+		char *copy1 = strdup(source), *copy2 = strdup(source);
+		if (copy1 == NULL || copy2 == NULL) {
+			free(copy1);
+			free(copy2);
+			rc = -ENOMEM;
+			goto out;
+		}
+		const char *dir = dirname(copy1), *base = basename(copy2);
+		m->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (m->dirfd < 0) {
+			rc = -errno;
+			wfs_error_add(err, "%s: %s", dir, strerror(-rc));
+		} else {
+			rc = open_single(&b, base, err);
+		}
+		free(copy1);
+		free(copy2);
+	} else {
+		wfs_error_add(err, "%s: not a directory or a regular file", source);
+		rc = -EINVAL;
+	}
+out:
+	free(alt);
+	return rc;
+}
