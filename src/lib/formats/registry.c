@@ -9,9 +9,11 @@
 #include "format.h"
 
 extern const struct wfs_format wfs_format_safetensors;
+extern const struct wfs_format wfs_format_pytorch;
 
 const struct wfs_format *const wfs_formats[] = {
 	&wfs_format_safetensors,
+	&wfs_format_pytorch,
 	NULL,
 };
 
