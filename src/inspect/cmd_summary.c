@@ -57,7 +57,7 @@ static void print_json(const char *source, const struct wfs_model *m, const stru
 	jw_key(&w, "source");
 	jw_cstring(&w, source);
 	jw_key(&w, "format");
-	jw_cstring(&w, "safetensors");
+	jw_cstring(&w, m->format ? m->format : "safetensors");
 	jw_key(&w, "layout");
 	jw_cstring(&w, layout(m));
 	jw_key(&w, "sharded");
@@ -129,7 +129,7 @@ static void print_text(const char *source, const struct wfs_model *m, const stru
 {
 	char a[32], b[32];
 	printf("source       %s\n", source);
-	printf("format       safetensors\n");
+	printf("format       %s\n", m->format ? m->format : "safetensors");
 	if (m->sharded)
 		printf("files        sharded: %zu shard%s, index %s\n", m->nshards, m->nshards == 1 ? "" : "s",
 		       wfs_model_str(m, m->index_name));
