@@ -43,6 +43,8 @@ struct options {
 	char *mountpoint;
 	int has_fsname;
 	char *layout;
+	char *format;      /* -o format=NAME: only this format */
+	char *root;        /* -o root=KEY: one sub-dict of a checkpoint */
 	char *io;
 	char *chunk_size;
 	char *cache_size;
@@ -60,6 +62,8 @@ enum { KEY_HELP, KEY_VERSION };
 #define OPT(t, p) {t, offsetof(struct options, p), 1}
 static const struct fuse_opt option_spec[] = {
 	OPT("layout=%s", layout),
+	OPT("format=%s", format),
+	OPT("root=%s", root),
 	OPT("io=%s", io),
 	OPT("readahead_kb=%d", readahead_kb),
 	OPT("chunk_size=%s", chunk_size),
@@ -124,10 +128,10 @@ static void usage(const char *prog)
 {
 	printf("usage: %s [options] SOURCE MOUNTPOINT\n"
 	       "\n"
-	       "Mount a safetensors model as a read-only directory of tensor files.\n"
-	       "SOURCE is a model directory (sharded with model.safetensors.index.json, or\n"
-	       "with *.safetensors files), a .safetensors file, an index .json file, or a\n"
-	       "Hugging Face cache snapshot or repository directory.\n"
+	       "Mount a model as a read-only directory of tensor files.\n"
+	       "SOURCE is a model directory, a model file (detected by its content), an\n"
+	       "index .json file, a Hugging Face cache snapshot or repository directory,\n"
+	       "or https://, hf://, s3:// (see README for the formats and their order).\n"
 	       "\n"
 	       "options:\n"
 	       "    -h, --help             print this help and exit\n"
@@ -138,6 +142,10 @@ static void usage(const char *prog)
 	       "    -o layout=NAME         modules (default): model.layers.0.mlp/up_proj.weight\n"
 	       "                           tree: model/layers/0/mlp/up_proj/weight\n"
 	       "                           flat: model.layers.0.mlp.up_proj.weight\n"
+	       "    -o format=NAME         only look for this format: safetensors, pytorch,\n"
+	       "                           gguf, onnx, tfbundle (default: any, by content)\n"
+	       "    -o root=KEY            mount one sub-dict of a PyTorch checkpoint\n"
+	       "                           (e.g. root=model_state_dict)\n"
 	       "    -o readahead_kb=N      kernel readahead of the mount in KiB (default 1024,\n"
 	       "                           0 keeps the kernel's default)\n"
 	       "    -o io=auto|copy|splice how reads reach the kernel (default auto = copy;\n"
@@ -387,6 +395,8 @@ static int load(const struct options *o, const struct fuse_cmdline_opts *cmd, en
 	if (parse_size("chunk_size", o->chunk_size, &open_opts.remote.chunk_size) < 0 ||
 	    parse_size("cache_size", o->cache_size, &open_opts.remote.cache_size) < 0)
 		return EXIT_USAGE;
+	open_opts.format = o->format;
+	open_opts.root = o->root;
 	open_opts.remote.cache_dir = o->cache_dir;
 	open_opts.remote.files = o->files;
 	open_opts.remote.verbose = cmd->debug;
@@ -546,6 +556,8 @@ out:
 	free(o.mountpoint);
 	free(o.source);
 	free(o.layout);
+	free(o.format);
+	free(o.root);
 	free(o.io);
 	free(o.chunk_size);
 	free(o.cache_size);
