@@ -70,8 +70,6 @@ static const char *shown(struct walker *w, size_t *len)
 /* Records the emitted name; the duplicate check runs at the end. */
 static int record(struct walker *w, const char *name, size_t len)
 {
-	if (len == 0)
-		FAIL(w, "a tensor without a name (the pickle holds a tensor at its top, not a dict)");
 	if (WFS_GROW(w->names, w->capnames, w->nnames, 1) < 0)
 		return -ENOMEM;
 	if (wfs_strings_add(&w->seen, name, len, &w->names[w->nnames]) < 0)
@@ -83,6 +81,8 @@ static int record(struct walker *w, const char *name, size_t len)
 
 static int emit_tensor(struct walker *w)
 {
+	if (w->len == 0)
+		FAIL(w, "a tensor without a name (the pickle holds a tensor at its top, not a dict)");
 	if (w->o->root && w->len == w->root_len && memcmp(w->name, w->o->root, w->len) == 0)
 		FAIL(w, "root=%s names a tensor, not a dict", QUOTE_LEN(w->o->root, w->root_len));
 	size_t len;
