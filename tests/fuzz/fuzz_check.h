@@ -51,7 +51,7 @@ static void *fz_malloc(size_t n)
 }
 
 /* An empty model, as the library's own constructor (model.c) makes one. */
-static struct wfs_model *fz_model_new(void)
+static inline struct wfs_model *fz_model_new(void)
 {
 	struct wfs_model *m = calloc(1, sizeof(*m));
 	if (m == NULL)
