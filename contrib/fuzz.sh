@@ -27,7 +27,7 @@ esac
 cd "$(dirname "$0")/.."
 root=$(pwd)
 build=$root/build-fuzz
-targets="header index names zip pickle"
+targets="header index names ggml_decode zip pickle"
 
 for tool in clang meson ninja; do
 	command -v $tool >/dev/null 2>&1 || {

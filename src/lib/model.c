@@ -17,7 +17,7 @@
 /* Descriptors left for everything else (FUSE, extra files being read). */
 #define FD_RESERVE 64
 
-static struct wfs_model *model_new(void)
+struct wfs_model *wfs_model_new(void)
 {
 	struct wfs_model *m = calloc(1, sizeof(*m));
 	if (m == NULL)
@@ -82,12 +82,8 @@ static size_t fd_budget(void)
 int wfs_model_open_shard(struct wfs_model *m, uint32_t i, const char *who, struct wfs_error *err)
 {
 	struct wfs_shard *s = &m->shards[i];
-	if (m->remote) {
-		char q[WFS_QUOTE_MAX];
-		wfs_error_add(err, "%s: files a model refers to are not fetched from remote sources yet",
-			      wfs_quote(wfs_model_str(m, s->name), s->name.len, q));
-		return WFS_EINVALID;
-	}
+	if (m->remote)
+		return wfs_remote_open_shard(m, i, who, err);
 	if (m->dirfd < 0) {
 		char q[WFS_QUOTE_MAX];
 		wfs_error_add(err, "%s: a model held in memory cannot refer to other files",
@@ -204,7 +200,7 @@ int wfs_model_open(const char *source, const struct wfs_open_options *opts,
 		wfs_error_add(err, "format=%s: unknown format (known: %s)", opts->format, names);
 		return -EINVAL;
 	}
-	struct wfs_model *m = model_new();
+	struct wfs_model *m = wfs_model_new();
 	if (m == NULL)
 		return -ENOMEM;
 	int rc;
@@ -228,7 +224,7 @@ int wfs_model_open_memory(const void *data, size_t size, const char *label,
 			  struct wfs_model **out, struct wfs_error *err)
 {
 	*out = NULL;
-	struct wfs_model *m = model_new();
+	struct wfs_model *m = wfs_model_new();
 	if (m == NULL)
 		return -ENOMEM;
 	uint32_t shard;

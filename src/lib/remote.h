@@ -225,6 +225,7 @@ struct wfs_remote {
 	size_t nfiles, cap_files;
 	size_t chunk_size;
 	char *source;           /**< for messages */
+	const struct wfs_listing *listing; /**< while the model is opened: its files */
 };
 
 /* ---- discovery (remote_discover.c) ------------------------------------- */

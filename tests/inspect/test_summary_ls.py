@@ -119,10 +119,10 @@ def test_samples_values(inspect, samples, name):
     assert row["min"] == min(want) and row["max"] == max(want)
 
 
-def test_samples_directory_is_invalid(inspect, samples):
-    """Every tensor is in its own file and in overall.safetensors: the mount refuses it."""
-    p = inspect.run("summary", samples, check=4)
-    assert 'tensor "B" is in both "B.safetensors" and "overall.safetensors"' in p.stderr
+def test_samples_directory_as_subdirectories(inspect, samples):
+    """Ten unrelated files: each is its own model (a subdirectory of the mount)."""
+    out = inspect.json("summary", samples)
+    assert out["tensors"] == 9 + 9 and out["shards"] == 10
 
 
 # --- generated models ------------------------------------------------------------

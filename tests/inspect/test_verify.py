@@ -116,10 +116,12 @@ def test_invalid_index(inspect, tmp_path, case):
 
 
 def test_tensor_in_two_files(inspect, tmp_path):
-    model = good_shards(tmp_path / "m")
-    stmodel.write_safetensors(model / "s3.safetensors", [("c", "I8", (1,), b"\1")])
+    model = tmp_path / "m"
+    model.mkdir()
+    stmodel.write_safetensors(model / "m-00001-of-00002.safetensors", [("c", "I8", (3,), b"\1\2\3")])
+    stmodel.write_safetensors(model / "m-00002-of-00002.safetensors", [("c", "I8", (1,), b"\1")])
     p = inspect.run("verify", model, check=4)
-    assert 'tensor "c" is in both "s2.safetensors" and "s3.safetensors"' in p.stderr
+    assert 'tensor "c" is in both "m-00001-of-00002.safetensors" and "m-00002-of-00002.safetensors"' in p.stderr
 
 
 def test_unreadable_sources(inspect, tmp_path):
@@ -127,7 +129,7 @@ def test_unreadable_sources(inspect, tmp_path):
     assert "No such file or directory" in p.stderr
     (tmp_path / "empty").mkdir()
     p = inspect.run("verify", tmp_path / "empty", check=3)
-    assert "no model.safetensors.index.json and no *.safetensors" in p.stderr
+    assert "no model index and no model files" in p.stderr
     out = inspect.json("verify", tmp_path / "nope", status=3)
     assert out["valid"] is False and out["exit_code"] == 3
 

@@ -248,7 +248,7 @@ static void test_merged_and_single(void)
 
 	dir = make_dir("empty");
 	CHECK(open_model(dir, &m, &err, &w) == -ENOENT);
-	CHECK_CONTAINS(err.text, "no model files here");
+	CHECK_CONTAINS(err.text, "no model index and no model files");
 	snprintf(file, sizeof(file), "%s/nothing-here", root);
 	CHECK(open_model(file, &m, &err, &w) == -ENOENT);
 	CHECK_CONTAINS(err.text, "No such file or directory");

@@ -140,6 +140,7 @@ struct header {
 	struct wfs_json_cursor c;
 	struct wfs_model *m;
 	uint32_t shard;
+	uint32_t group;
 	const char *label;
 	const struct wfs_warn *warn;
 	struct wfs_error *err;
@@ -409,7 +410,7 @@ static bool read_metadata(struct header *h)
 		} else {
 			const struct wfs_kv *seen = NULL;
 			for (size_t i = 0; i < m->nmetadata && !seen; i++)
-				if (m->metadata[i].key.len == klen &&
+				if (m->metadata[i].group == h->group && m->metadata[i].key.len == klen &&
 				    memcmp(wfs_model_str(m, m->metadata[i].key), key, klen) == 0)
 					seen = &m->metadata[i];
 			struct wfs_str k = {0}, v;
@@ -433,7 +434,7 @@ static bool read_metadata(struct header *h)
 				h->rc = -ENOMEM;
 				break;
 			} else {
-				m->metadata[m->nmetadata++] = (struct wfs_kv){.key = k, .value = v, .space = WFS_KV_METADATA};
+				m->metadata[m->nmetadata++] = (struct wfs_kv){.key = k, .value = v, .space = WFS_KV_METADATA, .group = h->group};
 			}
 		}
 		if (ok && !next_member(h, '}', &more))
@@ -673,7 +674,7 @@ static int check_tiling(const struct wfs_model *m, struct range *r, size_t n, ui
 	return rc;
 }
 
-int wfs_st_parse_header(struct wfs_model *m, uint32_t shard, const char *label, const struct wfs_warn *warn,
+int wfs_st_parse_header(struct wfs_model *m, uint32_t shard, uint32_t group, const char *label, const struct wfs_warn *warn,
 			const char *header, size_t header_len, uint64_t file_size,
 			struct wfs_error *err)
 {
@@ -688,7 +689,7 @@ int wfs_st_parse_header(struct wfs_model *m, uint32_t shard, const char *label, 
 	}
 	struct header h = {
 		.c = {.p = header + 1, .begin = header, .end = header + header_len},
-		.m = m, .shard = shard, .label = label, .warn = warn, .err = err,
+		.m = m, .shard = shard, .group = group, .label = label, .warn = warn, .err = err,
 		.data_start = 8 + (uint64_t)header_len, /* bounded by wfs_st_check_prefix */
 	};
 	size_t first = m->ntensors;
@@ -767,13 +768,12 @@ static int st_open(struct wfs_build *b, uint32_t shard, struct wfs_error *err)
 			wfs_error_add(err, "%s: %s", label, strerror(-rc));
 		return rc;
 	}
-	size_t t0 = m->ntensors, k0 = m->nmetadata;
-	rc = wfs_st_parse_header(m, shard, label, b->warn, (const char *)header, (size_t)header_len, s->size, err);
+	size_t t0 = m->ntensors;
+	rc = wfs_st_parse_header(m, shard, b->group, label, b->warn, (const char *)header, (size_t)header_len,
+				 s->size, err);
 	free(header);
 	for (size_t i = t0; i < m->ntensors; i++)
 		m->tensors[i].group = b->group;
-	for (size_t i = k0; i < m->nmetadata; i++)
-		m->metadata[i].group = b->group;
 	return rc;
 }
 
