@@ -106,6 +106,14 @@ def nested_tuples(n):
     return b"K\x00" + b"\x85" * n + b"."
 
 
+def shared_reference_bomb(levels=40):
+    """L0 = {'x': 1}; Ln = {'a': Ln-1, 'b': Ln-1}: 2^40 names from 40 dicts."""
+    body = b"}q\x00X\x01\x00\x00\x00xK\x01s0"
+    for i in range(1, levels + 1):
+        body += b"}(X\x01\x00\x00\x00ah" + bytes([i - 1]) + b"X\x01\x00\x00\x00bh" + bytes([i - 1]) + b"uq" + bytes([i]) + b"0"
+    return body + b"h" + bytes([levels]) + b"."
+
+
 def rebuild(fn_module, fn_name, args_writer):
     def w(p):
         p.glob(fn_module, fn_name).mark()
@@ -189,6 +197,7 @@ CASES = {
     "inst-opcode": (pickle_bytes(b"(ios\nsystem\n."), "INST"),
     "ext1-opcode": (pickle_bytes(b"\x82\x01."), "EXT1"),
     "nested-tuple-bomb": (pickle_bytes(nested_tuples(5000)), "nested deeper"),
+    "shared-reference-bomb": (pickle_bytes(shared_reference_bomb()), "shared references"),
     "mark-bomb": (pickle_bytes(b"(" * 5000 + b"."), "MARKs nested deeper"),
     "memo-never-stored": (pickle_bytes(b"h\x05."), "memo index 5 was never stored"),
     "memo-index-huge": (pickle_bytes(b"}r\xff\xff\xff\x7f."), "exceeds the limit"),

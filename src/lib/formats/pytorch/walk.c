@@ -22,7 +22,8 @@ struct walker {
 	char *name;                /* the current name, NUL-terminated */
 	size_t len, cap;
 	size_t root_len;
-	size_t visits;
+	size_t visits, max_visits;     /* values visited; at most twice the pickle's values */
+	size_t name_bytes, max_name_bytes; /* bytes of every emitted name */
 	bool root_seen;
 	struct wfs_strings seen;   /* every emitted name, for the duplicate check */
 	struct wfs_str *names;
@@ -70,6 +71,9 @@ static const char *shown(struct walker *w, size_t *len)
 /* Records the emitted name; the duplicate check runs at the end. */
 static int record(struct walker *w, const char *name, size_t len)
 {
+	w->name_bytes += len;
+	if (w->name_bytes > w->max_name_bytes)
+		FAIL(w, "names of more than %zu bytes in all (shared references repeated)", w->max_name_bytes);
 	if (WFS_GROW(w->names, w->capnames, w->nnames, 1) < 0)
 		return -ENOMEM;
 	if (wfs_strings_add(&w->seen, name, len, &w->names[w->nnames]) < 0)
@@ -263,8 +267,8 @@ static int visit_dict(struct walker *w, uint32_t id, int depth, bool script)
 
 static int visit(struct walker *w, uint32_t id, int depth, bool script)
 {
-	if (++w->visits > WFS_PT_WALK_MAX_VISITS)
-		FAIL(w, "more than %u values to visit (a graph of shared references)", WFS_PT_WALK_MAX_VISITS);
+	if (++w->visits > w->max_visits)
+		FAIL(w, "more than %zu values to visit (shared references repeated)", w->max_visits);
 	if (depth > WFS_PT_WALK_MAX_DEPTH)
 		FAIL(w, "values nested deeper than %d under %s", WFS_PT_WALK_MAX_DEPTH, QUOTE_LEN(w->name, w->len));
 	const struct wfs_pk_value *v = &w->p->v[id];
@@ -324,6 +328,13 @@ int wfs_pt_walk(const struct wfs_pickle *p, uint32_t top, const struct wfs_pt_wa
 		return -ENOMEM;
 	*w = (struct walker){.p = p, .o = opts, .sink = sink, .label = label, .what = what, .err = err};
 	w->root_len = opts->root ? strlen(opts->root) : 0;
+	/* A tree visits each value once; tied weights add a visit per extra name. */
+	w->max_visits = 2 * (size_t)p->nv + 4096;
+	if (w->max_visits > WFS_PT_WALK_MAX_VISITS)
+		w->max_visits = WFS_PT_WALK_MAX_VISITS;
+	w->max_name_bytes = 16 * p->len + (16u << 20);
+	if (w->max_name_bytes > WFS_PT_WALK_MAX_NAME_BYTES)
+		w->max_name_bytes = WFS_PT_WALK_MAX_NAME_BYTES;
 	int rc = 0;
 	if (opts->prefix)
 		rc = append(w, opts->prefix, strlen(opts->prefix), false);

@@ -14,8 +14,10 @@
  *
  * With @c root set, only names under "ROOT." are given (without it).
  * Duplicate names, keys that are neither str nor int, nesting deeper than
- * WFS_PT_WALK_MAX_DEPTH and graphs of shared references larger than
- * WFS_PT_WALK_MAX_VISITS are refused.
+ * WFS_PT_WALK_MAX_DEPTH, and graphs of shared references that would
+ * make more than twice as many visits as the pickle has values (at most
+ * WFS_PT_WALK_MAX_VISITS) or names of more than 16 bytes per pickle byte
+ * plus 16 MiB in all (at most WFS_PT_WALK_MAX_NAME_BYTES) are refused.
  */
 #ifndef WEIGHTFS_PT_WALK_H
 #define WEIGHTFS_PT_WALK_H
@@ -24,6 +26,7 @@
 
 #define WFS_PT_WALK_MAX_DEPTH 64
 #define WFS_PT_WALK_MAX_VISITS (1u << 22)
+#define WFS_PT_WALK_MAX_NAME_BYTES (256u << 20)
 #define WFS_PT_MAX_NAME 65536          /**< bytes of one flattened name */
 #define WFS_PT_MAX_KV_VALUE 65536      /**< bytes of one metadata value; longer ones are skipped */
 
