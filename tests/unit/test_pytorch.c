@@ -116,6 +116,31 @@ static void test_zip_against_manifest(struct json_object *manifest, const char *
 	free(m.data);
 }
 
+/* An archive comment moves the end record away from the end: 4064 bytes put it just inside the first
+ * 4 KiB read with its zip64 locator outside, 5000 bytes outside it, 65535 is the most there is. */
+static void test_zip_comment(void)
+{
+	struct mem m = load("views.pt");
+	const size_t lens[] = {0, 4064, 5000, 65535};
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		struct mem c = {malloc(m.len + lens[k]), m.len + lens[k]};
+		memcpy(c.data, m.data, m.len);
+		memset(c.data + m.len, 'P', lens[k]); /* 'P' so signature-like bytes are near */
+		c.data[m.len - 2] = (uint8_t)lens[k];
+		c.data[m.len - 1] = (uint8_t)(lens[k] >> 8);
+		struct wfs_zip z;
+		struct wfs_error err = {0};
+		CHECK(wfs_zip_open(&z, c.len, mem_pread, &c, "views.pt", &err) == 0);
+		CHECK(z.nentries == 7 && wfs_zip_find(&z, "data/4", 6) != NULL);
+		wfs_zip_free(&z);
+		/* One byte of comment missing: no end record. */
+		CHECK(lens[k] == 0 || wfs_zip_open(&z, c.len - 1, mem_pread, &c, "views.pt", &err) == WFS_EINVALID);
+		wfs_error_clear(&err);
+		free(c.data);
+	}
+	free(m.data);
+}
+
 /* ---- pickle ------------------------------------------------------------- */
 
 static int run(const char *bytes, size_t len, struct wfs_pickle *p, struct wfs_error *err)
@@ -373,6 +398,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; manifest && i < sizeof(files) / sizeof(files[0]); i++)
 		test_zip_against_manifest(manifest, files[i]);
 	json_object_put(manifest);
+	test_zip_comment();
 	test_pickle_values();
 	test_pickle_refusals();
 	test_layout();

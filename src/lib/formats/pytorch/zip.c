@@ -50,26 +50,34 @@ static int find_end(uint64_t size, wfs_zip_pread_fn pread, void *ctx, const char
 			      label, (unsigned long long)size);
 		return WFS_EINVALID;
 	}
-	size_t tail_len = size < EOCD_LEN + EOCD_MAX_COMMENT + Z64_LOCATOR_LEN
-				  ? (size_t)size
-				  : EOCD_LEN + EOCD_MAX_COMMENT + Z64_LOCATOR_LEN;
-	uint64_t tail_off = size - tail_len;
-	uint8_t *tail = malloc(tail_len);
-	if (tail == NULL)
-		return -ENOMEM;
-	int rc = read_at(pread, ctx, tail, tail_len, tail_off);
-	if (rc < 0) {
+	/* The last 4 KiB hold the record unless a long comment follows it; else the most it can take. */
+	const size_t most = EOCD_LEN + EOCD_MAX_COMMENT + Z64_LOCATOR_LEN;
+	uint8_t *tail = NULL;
+	size_t tail_len = 0, at = SIZE_MAX;
+	uint64_t tail_off = 0;
+	for (size_t want = 4096; at == SIZE_MAX && tail_len < size && tail_len < most; want = most) {
+		tail_len = size < want ? (size_t)size : want;
+		tail_off = size - tail_len;
 		free(tail);
-		return rc;
-	}
-	/* The last record whose comment ends exactly at the end of the file. */
-	size_t at = SIZE_MAX;
-	for (size_t i = tail_len - EOCD_LEN + 1; i-- > 0;) {
-		if (memcmp(tail + i, SIG_EOCD, 4) == 0 && i + EOCD_LEN + wfs_ld16(tail + i + 20) == tail_len) {
-			at = i;
-			break;
+		tail = malloc(tail_len);
+		if (tail == NULL)
+			return -ENOMEM;
+		int rc = read_at(pread, ctx, tail, tail_len, tail_off);
+		if (rc < 0) {
+			free(tail);
+			return rc;
+		}
+		/* The last record whose comment ends exactly at the end of the file. */
+		for (size_t i = tail_len - EOCD_LEN + 1; i-- > 0;) {
+			/* (with room before it for a zip64 locator, unless the file or the widest tail starts there) */
+			if (memcmp(tail + i, SIG_EOCD, 4) == 0 && i + EOCD_LEN + wfs_ld16(tail + i + 20) == tail_len &&
+			    (i >= Z64_LOCATOR_LEN || tail_off == 0 || want == most)) {
+				at = i;
+				break;
+			}
 		}
 	}
+	int rc;
 	if (at == SIZE_MAX) {
 		free(tail);
 		wfs_error_add(err, "%s: no zip end of central directory record (truncated, or not a zip archive)",
@@ -263,8 +271,10 @@ static int parse_cd(struct wfs_zip *z, const uint8_t *cd, const struct zip_end *
 }
 
 /* Reads entry @p e's local header, checks it against the central directory, and sets data_offset. */
+#define LFH_BUF (LFH_LEN + 2 * 65535 + 128) /* a local header with the longest name and extra field */
+
 static int check_local(struct wfs_zip_entry *e, const struct zip_end *end, wfs_zip_pread_fn pread, void *ctx,
-		       const char *label, struct wfs_error *err)
+		       uint8_t *buf, const char *label, struct wfs_error *err)
 {
 	const char *shown = QUOTE_LEN(e->name, e->name_len);
 	uint64_t lfh_end;
@@ -273,10 +283,14 @@ static int check_local(struct wfs_zip_entry *e, const struct zip_end *end, wfs_z
 			      label, shown, (unsigned long long)e->header_offset, (unsigned long long)end->cd_offset);
 		return WFS_EINVALID;
 	}
-	uint8_t h[LFH_LEN];
-	int rc = read_at(pread, ctx, h, sizeof(h), e->header_offset);
+	/* The header with room for its name and up to 128 bytes of extra field, in one read. */
+	size_t first = LFH_LEN + e->name_len + 128;
+	if (first > end->cd_offset - e->header_offset)
+		first = (size_t)(end->cd_offset - e->header_offset);
+	int rc = read_at(pread, ctx, buf, first, e->header_offset);
 	if (rc < 0)
 		return rc;
+	const uint8_t *h = buf;
 	if (memcmp(h, SIG_LFH, 4) != 0) {
 		wfs_error_add(err, "%s: zip entry %s: no local header at offset %llu", label, shown,
 			      (unsigned long long)e->header_offset);
@@ -293,17 +307,13 @@ static int check_local(struct wfs_zip_entry *e, const struct zip_end *end, wfs_z
 			      shown, (unsigned long long)e->csize, (unsigned long long)end->cd_offset);
 		return WFS_EINVALID;
 	}
-	uint8_t *var = malloc((size_t)name_len + extra_len + 1);
-	if (var == NULL)
-		return -ENOMEM;
-	rc = read_at(pread, ctx, var, (size_t)name_len + extra_len, lfh_end);
-	if (rc < 0) {
-		free(var);
+	const uint8_t *var = buf + LFH_LEN;
+	size_t var_len = (size_t)name_len + extra_len;
+	if (LFH_LEN + var_len > first && (rc = read_at(pread, ctx, buf + first, LFH_LEN + var_len - first,
+							    e->header_offset + first)) < 0)
 		return rc;
-	}
 	bool same_name = name_len == e->name_len && memcmp(var, e->name, name_len) == 0;
 	bool extra_ok = apply_zip64_extra(var + name_len, extra_len, &usize, &csize, NULL);
-	free(var);
 	if (!same_name || method != e->method) {
 		wfs_error_add(err, "%s: zip entry %s: its local header disagrees with the central directory (%s)", label,
 			      shown, same_name ? "method" : "name");
@@ -366,9 +376,16 @@ int wfs_zip_open(struct wfs_zip *z, uint64_t size, wfs_zip_pread_fn pread, void 
 		}
 	}
 
-	for (size_t i = 0; i < z->nentries; i++)
-		if ((rc = check_local(&z->entries[i], &end, pread, ctx, label, err)) < 0)
-			goto fail;
+	uint8_t *buf = malloc(LFH_BUF);
+	if (buf == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < z->nentries && rc == 0; i++)
+		rc = check_local(&z->entries[i], &end, pread, ctx, buf, label, err);
+	free(buf);
+	if (rc < 0)
+		goto fail;
 
 	/* No two entries overlap: sorted by offset, each ends before the next header. */
 	const struct wfs_zip_entry **by_off = malloc(z->nentries * sizeof(*by_off));
