@@ -100,7 +100,12 @@ int wfs_pt_add_pickle(struct wfs_pt_file *f, const struct wfs_pickle *p, uint32_
 		.script = script,
 		.prefix = prefix,
 	};
-	return wfs_pt_walk(p, top, &o, &sink, f->label, f->what, f->err);
+	size_t before = f->b->m->ntensors;
+	int rc = wfs_pt_walk(p, top, &o, &sink, f->label, f->what, f->err);
+	if (rc == 0 && f->b->m->ntensors == before && prefix == NULL && o.root == NULL && f->b->warn)
+		wfs_warnf(f->b->warn, "%s: %s holds no tensors that weightfs can name (a pickled object other "
+			  "than a dict, such as a whole nn.Module?)", f->label, f->what);
+	return rc;
 }
 
 int wfs_pt_set_archive(struct wfs_pt_file *f, const char *kind)
@@ -215,7 +220,7 @@ static int open_zip(struct wfs_pt_file *f)
 	wfs_pickle_free(&p);
 	free(bytes);
 	bytes = NULL;
-	if (rc == 0 && script) {
+	if (rc == 0 && script && !(f->b->opts && f->b->opts->root)) {
 		/* TorchScript constants: a tuple; tensors in it are CONSTANTS.cN as the code names them. */
 		f->what = "constants.pkl";
 		z.dir = "constants/";
