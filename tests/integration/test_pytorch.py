@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 import expect
-from pytorch_writer import STORAGE, row_major, state_dict_pickle, zip_archive
+from pytorch_writer import (STORAGE, V3_DTYPE, Pickle, from_type_ops, parameter_ops, row_major,
+                            state_dict_pickle, tensor_ops, tensor_v3_ops, zip_archive)
 from safetensors_writer import random_tensors, write_safetensors
 from weightfs_binaries import require_inspect
 
@@ -274,3 +275,47 @@ def test_generated_shards_equal_safetensors_twin(tmp_path, mount, layout):
     diff = json.loads(r.stdout)["tensors"]
     assert len(diff) == len(TWIN_SPEC)
     assert all(t["status"] == "identical" for t in diff), diff
+
+
+# --- what the fixtures (torch 1.13) do not hold: _rebuild_tensor_v3 dtypes, parameters ---
+
+def test_writer_v3_dtypes_parameters_and_views(tmp_path, mount):
+    """float8/uint16/32/64 over an UntypedStorage (_rebuild_tensor_v3, as torch >= 2.1 writes
+    them), ComplexDoubleStorage, _rebuild_parameter, _rebuild_from_type_v2, and a strided
+    view whose bytes this test gathers itself."""
+    rng = __import__("random").Random(5)
+    raw = {k: rng.randbytes(n) for k, n in
+           [("0", 24), ("1", 48), ("2", 64), ("3", 96), ("4", 40), ("5", 256), ("6", 24)]}
+    p = Pickle().op(b"}(")
+    expect_ = {}
+    for key, dtype in [("0", "F8_E4M3"), ("1", "U16"), ("2", "U32"), ("3", "U64"), ("4", "F8_E5M2")]:
+        size = V3_DTYPE[dtype][1]
+        shape = [2, len(raw[key]) // size // 2]
+        p.str(f"v3.{dtype.lower()}")
+        tensor_v3_ops(p, key, dtype, len(raw[key]), 0, shape, row_major(shape))
+        expect_[f"v3.{dtype.lower()}"] = (dtype, shape, raw[key])
+    p.str("c128")
+    tensor_ops(p, "5", None, 16, 0, [4, 4], [4, 1], storage_class="ComplexDoubleStorage")
+    expect_["c128"] = ("C128", [4, 4], raw["5"])
+    p.str("param")
+    parameter_ops(p, lambda q: tensor_ops(q, "6", "F32", 6, 0, [2, 3], [3, 1]))
+    expect_["param"] = ("F32", [2, 3], raw["6"])
+    p.str("typed")
+    from_type_ops(p, "6", "F32", 6, [3, 2])
+    expect_["typed"] = ("F32", [3, 2], raw["6"])
+    # A [3,2] transpose of a [2,3] U16 block at element offset 2 of storage 1: gathered here.
+    p.str("t16")
+    tensor_v3_ops(p, "1", "U16", 48, 2, [3, 2], [1, 3])
+    u16 = [raw["1"][i * 2:i * 2 + 2] for i in range(24)]
+    expect_["t16"] = ("U16", [3, 2], b"".join(u16[2 + i + 3 * j] for i in range(3) for j in range(2)))
+    pkl = p.op(b"u").stop()
+    buf, _ = zip_archive([("m/data.pkl", pkl)] + [(f"m/data/{k}", v) for k, v in raw.items()])
+    (tmp_path / "m.pt").write_bytes(buf)
+    mnt = Path(mount(tmp_path / "m.pt", "-o", "layout=flat"))
+    assert sorted(os.listdir(mnt)) == sorted(expect_)
+    for name, (dtype, shape, data) in expect_.items():
+        assert (mnt / name).read_bytes() == data, name
+        assert os.getxattr(mnt / name, "user.dtype").decode() == dtype
+        assert json.loads(os.getxattr(mnt / name, "user.shape")) == shape
+    assert os.getxattr(mnt / "t16", "user.stride") == b"[1,3]"
+    assert int(os.getxattr(mnt / "t16", "user.offset")) == int(os.getxattr(mnt / "v3.u16", "user.offset")) + 4

@@ -74,6 +74,40 @@ def tensor_ops(p, key, dtype, numel, offset, shape, stride, storage_class=None):
     p.op(b"t").op(b"R")
 
 
+# torch dtype names of _rebuild_tensor_v3 (torch/storage.py _new_dtypes and the others)
+V3_DTYPE = {
+    "F8_E4M3": ("float8_e4m3fn", 1), "F8_E5M2": ("float8_e5m2", 1), "U16": ("uint16", 2),
+    "U32": ("uint32", 4), "U64": ("uint64", 8), "F32": ("float32", 4), "BF16": ("bfloat16", 2),
+}
+
+
+def tensor_v3_ops(p, key, dtype, nbytes, offset, shape, stride):
+    """_rebuild_tensor_v3 over ('storage', torch.UntypedStorage, key, 'cpu', nbytes), dtype torch.<name>."""
+    p.glob("torch._utils", "_rebuild_tensor_v3").mark()
+    p.mark().str("storage").glob("torch", "UntypedStorage").str(key).str("cpu").int(nbytes).op(b"t").op(b"Q")
+    p.int(offset).tuple_of(shape).tuple_of(stride).op(b"\x89")
+    p.glob("collections", "OrderedDict").op(b")R")
+    p.glob("torch", V3_DTYPE[dtype][0])
+    p.op(b"t").op(b"R")
+
+
+def parameter_ops(p, inner):
+    """torch._utils._rebuild_parameter(inner tensor, True, OrderedDict())."""
+    p.glob("torch._utils", "_rebuild_parameter").mark()
+    inner(p)
+    p.op(b"\x88").glob("collections", "OrderedDict").op(b")R").op(b"t").op(b"R")
+
+
+def from_type_ops(p, key, dtype, numel, shape):
+    """torch._tensor._rebuild_from_type_v2(_rebuild_tensor_v2, Parameter, (args...), {})."""
+    p.glob("torch._tensor", "_rebuild_from_type_v2").mark()
+    p.glob("torch._utils", "_rebuild_tensor_v2").glob("torch.nn.parameter", "Parameter").mark()
+    p.mark().str("storage").glob("torch", STORAGE[dtype][0]).str(key).str("cpu").int(numel).op(b"t").op(b"Q")
+    p.int(0).tuple_of(shape).tuple_of(row_major(shape)).op(b"\x89")
+    p.glob("collections", "OrderedDict").op(b")R").op(b"t")
+    p.op(b"}").op(b"t").op(b"R")
+
+
 def row_major(shape):
     stride, acc = [], 1
     for d in reversed(shape):
