@@ -192,6 +192,9 @@ CASES = {
                                      .op(b"Nu").op(b"u").stop()), "duplicate key"),
     "name-with-nul": (data_pkl(state_dict(("w\0x", tensor()))), "NUL"),
     "name-not-utf8": (data_pkl(state_dict((b"w\xff", tensor()))), "UTF-8"),
+    "metadata-key-with-nul": (data_pkl(state_dict(("w", tensor()), ("a\0b", lambda p: p.int(1)))), "NUL"),
+    "metadata-key-not-utf8": (data_pkl(state_dict(("w", tensor()), (b"\xc0\x80", lambda p: p.int(1)))),
+                              "not valid UTF-8"),
     # --- the pickle machine
     "unknown-opcode": (pickle_bytes(b"}\xff."), "unknown pickle opcode 0xff"),
     "inst-opcode": (pickle_bytes(b"(ios\nsystem\n."), "INST"),

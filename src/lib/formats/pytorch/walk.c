@@ -103,6 +103,10 @@ static int emit_kv(struct walker *w, const char *value, size_t vlen, bool json)
 	const char *name = shown(w, &len);
 	if (name == NULL || len == 0)
 		return 0;
+	/* It becomes an xattr name: text without NUL, like a tensor name. */
+	if (memchr(name, '\0', len) || wfs_utf8_valid_prefix((const unsigned char *)name, len) != len)
+		FAIL(w, "metadata key %s is %s", QUOTE_LEN(name, len),
+		     memchr(name, '\0', len) ? "holding a NUL byte" : "not valid UTF-8");
 	int rc = record(w, name, len);
 	return rc < 0 ? rc : w->sink->kv(w->sink->ctx, name, len, value, vlen, json);
 }
