@@ -201,6 +201,7 @@ CASES = {
     "ext1-opcode": (pickle_bytes(b"\x82\x01."), "EXT1"),
     "nested-tuple-bomb": (pickle_bytes(nested_tuples(5000)), "nested deeper"),
     "shared-reference-bomb": (pickle_bytes(shared_reference_bomb()), "shared references"),
+    "items-bomb": (pickle_bytes(b"K\x01q\x000]" + (b"(" + b"h\x00" * 60000 + b"e") * 150 + b"."), "items"),
     "mark-bomb": (pickle_bytes(b"(" * 5000 + b"."), "MARKs nested deeper"),
     "memo-never-stored": (pickle_bytes(b"h\x05."), "memo index 5 was never stored"),
     "memo-index-huge": (pickle_bytes(b"}r\xff\xff\xff\x7f."), "exceeds the limit"),

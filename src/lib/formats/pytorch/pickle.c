@@ -49,6 +49,7 @@ struct vm {
 	size_t nstack, capstack;
 	size_t *marks;          /* stack heights at each MARK */
 	size_t nmarks, capmarks;
+	size_t items;           /* items held by every container (BINGET adds items without values) */
 	uint32_t *memo;         /* value ids, WFS_PK_NO_VALUE where never stored */
 	size_t nmemo, capmemo;
 	const char *label, *what;
@@ -130,6 +131,8 @@ static int set_depth(struct vm *vm, uint32_t id, unsigned child_depth)
 /* Appends value @p item to container @p id. */
 static int add_item(struct vm *vm, uint32_t id, uint32_t item)
 {
+	if (++vm->items > WFS_PK_MAX_ITEMS)
+		FAILOP(vm, "containers holding more than %u items", WFS_PK_MAX_ITEMS);
 	int rc = set_depth(vm, id, vm->p->v[item].depth);
 	if (rc < 0)
 		return rc;

@@ -28,7 +28,8 @@
 
 /* Limits (documented in README): a hostile pickle cannot exhaust memory. */
 #define WFS_PK_MAX_LEN (256u << 20)    /**< bytes of one pickle */
-#define WFS_PK_MAX_VALUES (1u << 21)   /**< values built (about 50 bytes each) */
+#define WFS_PK_MAX_VALUES (1u << 21)   /**< values built (24 bytes each) */
+#define WFS_PK_MAX_ITEMS (1u << 23)    /**< items of all tuples, lists and dicts (4 bytes each) */
 #define WFS_PK_MAX_STACK (1u << 20)    /**< stack entries */
 #define WFS_PK_MAX_MEMO (1u << 20)     /**< memo slots (BINPUT index + 1) */
 #define WFS_PK_MAX_DEPTH 100           /**< nesting of values and of MARKs */
