@@ -157,6 +157,7 @@ struct wfs_remote_options {
 	size_t chunk_size;     /**< bytes fetched per request on reads */
 	size_t cache_size;     /**< bytes of chunks kept in memory */
 	const char *cache_dir; /**< persistent chunk cache, or NULL */
+	uint64_t cache_dir_size; /**< bytes the cache_dir may hold (0: 10 GiB); LRU removal */
 	const char *files;     /**< http(s): comma-separated further files to expose */
 	bool verbose;          /**< log every request through warn */
 };

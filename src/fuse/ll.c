@@ -50,12 +50,12 @@ static void fill_attr(const struct wfs_fs *fs, const struct wfs_node *n, struct 
 	st->st_blksize = BLKSIZE;
 	struct timespec t = m->newest_mtime;
 	if (n->kind == WFS_NODE_DIR) {
-		st->st_mode = S_IFDIR | 0555;
+		st->st_mode = S_IFDIR | (0555 & ~fs->umask);
 		st->st_nlink = 2 + n->nsubdirs;
 		if (n->ref != WFS_NO_REF)
 			t = m->extras[n->ref].mtime;
 	} else {
-		st->st_mode = S_IFREG | 0444;
+		st->st_mode = S_IFREG | (0444 & ~fs->umask);
 		st->st_nlink = 1;
 		st->st_size = (off_t)n->nbytes;
 		st->st_blocks = (blkcnt_t)((n->nbytes + 511) / 512);

@@ -135,6 +135,9 @@ static void print_text(const char *source, const struct wfs_model *m, const stru
 		       wfs_model_str(m, m->index_name));
 	else if (m->nshards == 1)
 		printf("files        single file: %s\n", wfs_model_str(m, m->shards[0].name));
+	else if (m->format && strcmp(m->format, "safetensors") != 0) /* a model file and the files it names */
+		printf("files        %zu files: %s and the files it refers to\n", m->nshards,
+		       wfs_model_str(m, m->shards[0].name));
 	else
 		printf("files        %zu files merged (no index)\n", m->nshards);
 	printf("tensors      %zu\n", m->ntensors);

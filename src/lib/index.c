@@ -4,7 +4,9 @@
  * the index's own metadata.
  *
  * Shard paths are untrusted: each must be a relative path that stays inside
- * the model directory, with no backslash and no control character.
+ * the model directory, with no backslash and no control character. They are
+ * normalised ("." and empty components dropped: "./x" and "s//x" are "x" and
+ * "s/x") before anything compares them, so one file is always one shard.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +149,8 @@ int wfs_index_parse(struct wfs_model *m, const char *label, const char *text,
 	json_object_object_get_ex(root, "weight_map", &map);
 	json_object_object_get_ex(root, "metadata", &meta);
 	struct wfs_str *paths = NULL;
+	char *norm = NULL;
+	size_t norm_cap = 0;
 	rc = add_index_metadata(m, meta, label, err);
 	if (map == NULL) {
 		wfs_error_add(err, "%s: \"weight_map\" is missing", label);
@@ -173,12 +177,18 @@ int wfs_index_parse(struct wfs_model *m, const char *label, const char *text,
 			rc = WFS_EINVALID;
 			continue;
 		}
-		const char *path = json_object_get_string(shard);
-		size_t plen = (size_t)json_object_get_string_len(shard);
-		if (!wfs_shard_path_ok(path, plen)) {
+		const char *raw = json_object_get_string(shard);
+		size_t rawlen = (size_t)json_object_get_string_len(shard);
+		if (WFS_GROW(norm, norm_cap, 0, rawlen + 1) < 0) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		const char *path = norm;
+		size_t plen = wfs_path_normalize(raw, rawlen, norm);
+		if (!wfs_shard_path_ok(raw, rawlen) || plen == 0) {
 			wfs_quote(tensor, strlen(tensor), tq);
 			wfs_error_add(err, "%s: weight_map: tensor %s: shard %s is not a relative path inside the model directory",
-				      label, tq, wfs_quote(path, plen, sq));
+				      label, tq, wfs_quote(raw, rawlen, sq));
 			rc = WFS_EINVALID;
 			continue;
 		}
@@ -193,6 +203,7 @@ int wfs_index_parse(struct wfs_model *m, const char *label, const char *text,
 	if (rc == 0)
 		rc = collect_shards(idx, paths);
 out:
+	free(norm);
 	free(paths);
 	json_object_put(root);
 	if (rc < 0)

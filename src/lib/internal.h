@@ -65,9 +65,17 @@ size_t wfs_utf8_valid_prefix(const unsigned char *s, size_t len);
 
 /**
  * Decodes the body of a JSON string (between the quotes, already lexed) into
- * @p o, which has room for end - p bytes. Returns the length, or -1.
+ * @p o, which has room for end - p bytes: always valid UTF-8, a surrogate
+ * pair of \u escapes becoming one character. Returns the length, or -1
+ * for a malformed escape or a \u escape of an unpaired surrogate.
  */
 ssize_t wfs_json_decode_string(const char *p, const char *end, char *o);
+
+/** False when a string body has a \u escape of an unpaired surrogate (or a malformed escape). */
+bool wfs_json_surrogates_paired(const char *p, const char *end);
+
+/** A UTF-8 byte order mark, which JSON texts must not start with (RFC 8259, 8.1). */
+#define WFS_UTF8_BOM "\xef\xbb\xbf"
 
 struct wfs_json_cursor {
 	const char *p;     /**< next byte */

@@ -677,6 +677,11 @@ int wfs_remote_open_model(struct wfs_model *m, const char *source, const struct 
 	int rc = check_options(&opts->remote, &chunk, &cache, err);
 	if (rc < 0)
 		return rc;
+	uint64_t dir_limit = opts->remote.cache_dir_size ? opts->remote.cache_dir_size : WFS_REMOTE_DEFAULT_DIR_SIZE;
+	if (dir_limit < chunk) {
+		wfs_error_add(err, "cache_dir_size=%" PRIu64 ": must be at least chunk_size (%zu)", dir_limit, chunk);
+		return -EINVAL;
+	}
 	if ((rc = wfs_source_parse(source, &src, err)) < 0)
 		return rc;
 	struct wfs_remote *r = calloc(1, sizeof(*r));
@@ -691,7 +696,7 @@ int wfs_remote_open_model(struct wfs_model *m, const char *source, const struct 
 		wfs_source_release(&src);
 		return -ENOMEM;
 	}
-	if ((rc = wfs_cache_new(r, cache, opts->remote.cache_dir, &r->cache, err)) == 0)
+	if ((rc = wfs_cache_new(r, cache, opts->remote.cache_dir, dir_limit, &r->cache, err)) == 0)
 		rc = open_remote(m, r, &src, source, opts, err);
 	wfs_source_release(&src);
 	return rc;

@@ -155,6 +155,8 @@ static int open_indexed(struct resolver *r, const char *index_name, const struct
 	free(text);
 	if (rc < 0)
 		return rc;
+	if (idx.nentries == 0)
+		wfs_warnf(r->b.warn, "%s: weight_map is empty: the model has no tensors", index_name);
 	m->sharded = true;
 	if ((rc = wfs_arena_add(m, index_name, strlen(index_name), &m->index_name)) < 0)
 		goto out;
@@ -371,10 +373,16 @@ static int tf_entry(const struct wfs_dir *d, char **out)
 		const char *key = strstr(text, "model_checkpoint_path:");
 		const char *q1 = key ? strchr(key, '"') : NULL, *q2 = q1 ? strchr(q1 + 1, '"') : NULL;
 		if (q2 && q2 > q1 + 1) {
-			size_t n = (size_t)(q2 - q1 - 1);
+			/* Older TF writes an absolute path: the bundle is the one next to the file. */
+			const char *start = q1 + 1;
+			if (*start == '/')
+				for (const char *c = start; c < q2; c++)
+					if (*c == '/')
+						start = c + 1;
+			size_t n = (size_t)(q2 - start);
 			char *p = malloc(n + sizeof(".index"));
 			if (p) {
-				memcpy(p, q1 + 1, n);
+				memcpy(p, start, n);
 				strcpy(p + n, ".index");
 			}
 			free(text);
@@ -571,18 +579,69 @@ static const struct wfs_dir_ops local_dir = {
 	.read_head = local_read_head,
 };
 
+static bool is_dir_at(int dirfd, const char *path)
+{
+	struct stat st;
+	return fstatat(dirfd, path, &st, 0) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Writes the names in snapshots/ to @p out, sorted, comma-separated (cut with "..."). */
+static void list_snapshots(int dirfd, char *out, size_t cap)
+{
+	out[0] = '\0';
+	int fd = openat(dirfd, "snapshots", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+	if (dir == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct wfs_names names = {0};
+	struct dirent *d;
+	while ((d = readdir(dir)) != NULL)
+		if (d->d_name[0] != '.' && wfs_names_add(&names, d->d_name) < 0)
+			break;
+	closedir(dir);
+	names_sort(&names);
+	size_t o = 0;
+	bool cut = false;
+	for (size_t i = 0; i < names.n && !cut; i++) {
+		char q[WFS_QUOTE_MAX];
+		wfs_quote(names.v[i], strlen(names.v[i]), q);
+		if (o + strlen(q) + 8 >= cap) {
+			snprintf(out + o, cap - o, "%s...", i ? ", " : "");
+			cut = true;
+		} else {
+			o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? ", " : "", q);
+		}
+	}
+	if (names.n == 0)
+		snprintf(out, cap, "none");
+	wfs_names_free(&names);
+}
+
 /*
- * A Hugging Face cache repository (models--org--name/) holds no model itself:
- * refs/main names the snapshot to open. Returns a descriptor of that
- * snapshot, or -1 when @p dirfd is not such a repository.
+ * A Hugging Face cache repository (models--org--name/: blobs/, refs/,
+ * snapshots/) holds no model itself: refs/main names the snapshot to open.
+ * Returns a descriptor of that snapshot, -1 when @p dirfd is not such a
+ * repository, or -ENOENT (said in @p err, with the snapshots there are) when
+ * refs/main is missing or names a snapshot that is not there.
  */
-static int hf_repo_snapshot(int dirfd)
+static int hf_repo_snapshot(int dirfd, const char *source, struct wfs_error *err)
 {
 	char *ref = NULL;
 	size_t len = 0;
-	if (faccessat(dirfd, "model.safetensors.index.json", F_OK, 0) == 0 ||
-	    local_read_file(&dirfd, "refs/main", 256, &ref, &len) < 0)
+	char snaps[1024];
+	if (faccessat(dirfd, "model.safetensors.index.json", F_OK, 0) == 0)
 		return -1;
+	if (local_read_file(&dirfd, "refs/main", 256, &ref, &len) < 0) {
+		if (!is_dir_at(dirfd, "snapshots") || !is_dir_at(dirfd, "blobs"))
+			return -1;
+		list_snapshots(dirfd, snaps, sizeof(snaps));
+		wfs_error_add(err, "%s: a Hugging Face cache repository without refs/main, which names the snapshot "
+			      "to mount; snapshots there: %s (mount one of %s/snapshots/REVISION)", source, snaps, source);
+		return -ENOENT;
+	}
 	while (len && (ref[len - 1] == '\n' || ref[len - 1] == ' ' || ref[len - 1] == '\r'))
 		ref[--len] = '\0';
 	bool plain = len > 0;
@@ -594,6 +653,13 @@ static int hf_repo_snapshot(int dirfd)
 		char path[300];
 		snprintf(path, sizeof(path), "snapshots/%s", ref);
 		fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		char q[WFS_QUOTE_MAX];
+		list_snapshots(dirfd, snaps, sizeof(snaps));
+		wfs_error_add(err, "%s: refs/main names snapshot %s, which is not in snapshots/; snapshots there: %s "
+			      "(mount one of %s/snapshots/REVISION)", source, wfs_quote(ref, len, q), snaps, source);
+		fd = -ENOENT;
 	}
 	free(ref);
 	return fd;
@@ -647,7 +713,11 @@ int wfs_resolve_local(struct wfs_model *m, const char *source, const struct wfs_
 			wfs_error_add(err, "%s: %s", source, strerror(-rc));
 			goto out;
 		}
-		int snap = hf_repo_snapshot(m->dirfd);
+		int snap = hf_repo_snapshot(m->dirfd, source, err);
+		if (snap < -1) {
+			rc = snap;
+			goto out;
+		}
 		if (snap >= 0) {
 			close(m->dirfd);
 			m->dirfd = snap;

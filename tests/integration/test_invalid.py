@@ -189,7 +189,13 @@ CASES = [
          fragments=('tensor "x": missing "data_offsets"',)),
     Case("missing-dtype", header('{"x":{"shape":[4],"data_offsets":[0,4]}}'),
          fragments=('tensor "x": missing "dtype"',)),
-    Case("unknown-key", bad_tensor(extra=',"k":1'), fragments=('tensor "x": unknown key "k"',)),
+    # (an unknown key in a tensor entry is accepted with a warning: test_conformance.py)
+    Case("lone-high-surrogate-escape", header(members(tensor(name="a\\ud800"))),
+         fragments=("header is not valid UTF-8", "unpaired surrogate")),
+    Case("lone-low-surrogate-escape", header(members(tensor(name="\\udc00b"))),
+         fragments=("header is not valid UTF-8", "unpaired surrogate")),
+    Case("reversed-surrogate-pair", header(members(tensor(name="\\udc00\\ud800"))),
+         fragments=("header is not valid UTF-8", "unpaired surrogate")),
     Case("nul-in-name", header(members(tensor(name="a\\u0000b"))),
          fragments=("contains a NUL byte",)),
     # dtypes
@@ -243,6 +249,12 @@ CASES = [
     Case("truncated-data", bad_tensor(shape="[8]", offsets="[0,8]"),
          fragments=("run past the end of the data section",)),
     # indexes
+    Case("index-with-bom", index_dir("\ufeff" + json.dumps(weight_map({"x": GOOD}))),
+         fragments=("starts with a UTF-8 byte order mark",), file=INDEX),
+    Case("index-lone-surrogate", index_dir('{"weight_map":{"x\\udc00":"good.safetensors"}}'),
+         fragments=("unpaired surrogate",), file=INDEX),
+    Case("index-shard-only-dots", index_dir(weight_map({"x": "./."})),
+         fragments=(BAD_SHARD_PATH,), file=INDEX),
     Case("index-missing-shard", index_dir(weight_map({"x": "missing.safetensors"}), {}),
          fragments=('shard "missing.safetensors": No such file or directory',), file=INDEX),
     Case("index-json-source-missing-shard",

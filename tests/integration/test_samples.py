@@ -1,16 +1,16 @@
 """The reference implementation's sample files (see
-/work/shared/data/README.md): names, dtypes, shapes, metadata and values."""
+tests/data/README.md): names, dtypes, shapes, metadata and values."""
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import checks
 import expect
+from testdata import SAFETENSORS_SAMPLES
 
-SAMPLES = Path("/work/shared/data/safetensors-samples")
+SAMPLES = SAFETENSORS_SAMPLES
 
 # tensor (= file) name -> (safetensors dtype, numpy dtype)
 SAMPLE_DTYPES = {"B": ("U8", "<u1"), "H": ("U16", "<u2"), "I": ("U32", "<u4"),

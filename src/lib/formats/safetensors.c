@@ -150,6 +150,10 @@ struct header {
 	struct wfs_strings scratch; /* the key or string being read */
 	struct range *ranges;
 	size_t nranges, ranges_cap;
+	/* Tensor entry keys other than dtype, shape and data_offsets are ignored,
+	 * as the reference implementation does, with one warning per file. */
+	size_t unknown_keys;
+	char unknown_key[WFS_QUOTE_MAX], unknown_tensor[WFS_QUOTE_MAX];
 };
 
 static void problem(struct header *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -215,8 +219,13 @@ static bool read_string(struct header *h, const char **out, size_t *len)
 		return false;
 	}
 	ssize_t n = t.escaped ? wfs_json_decode_string(t.text, t.text + t.len, h->scratch.data) : (ssize_t)t.len;
-	if (n < 0)
-		return syntax(h);
+	if (n < 0) {
+		/* The lexer accepted the escapes: only an unpaired surrogate is left. */
+		problem(h, "header is not valid UTF-8: the string at byte %zu has a \\u escape of an unpaired surrogate",
+			(size_t)(t.text - 1 - h->c.begin));
+		h->broken = true;
+		return false;
+	}
 	if (!t.escaped)
 		memcpy(h->scratch.data, t.text, t.len);
 	h->scratch.data[n] = '\0';
@@ -398,9 +407,9 @@ static bool read_metadata(struct header *h)
 			ok = false;
 			break;
 		}
+		/* A key with a NUL byte is kept (summary shows it); it cannot be an
+		 * attribute name, which xattr.c leaves out with a warning. */
 		wfs_quote(key, klen, q);
-		if (memchr(key, '\0', klen))
-			problem(h, "__metadata__: key %s contains a NUL byte", q);
 		wfs_jc_ws(&h->c);
 		if (h->c.p >= h->c.end || *h->c.p != '"') {
 			if (!wfs_jc_skip_value(&h->c, 2))
@@ -577,9 +586,9 @@ static bool read_tensor(struct header *h, const char *name, size_t name_len)
 				ok = syntax(h);
 				break;
 			}
-			if (!bad) {
-				problem(h, "tensor %s: unknown key %s", TNAME, QUOTE_LEN(key, klen));
-				bad = true;
+			if (h->unknown_keys++ == 0) {
+				wfs_quote(key, klen, h->unknown_key);
+				snprintf(h->unknown_tensor, sizeof(h->unknown_tensor), "%s", TNAME);
 			}
 		}
 		if (!next_member(h, '}', &more))
@@ -683,6 +692,10 @@ int wfs_st_parse_header(struct wfs_model *m, uint32_t shard, uint32_t group, con
 		wfs_error_add(err, "%s: header is not valid UTF-8 (at byte %zu)", label, bad);
 		return WFS_EINVALID;
 	}
+	if (header_len >= 3 && memcmp(header, WFS_UTF8_BOM, 3) == 0) {
+		wfs_error_add(err, "%s: header starts with a UTF-8 byte order mark (EF BB BF), which JSON does not allow", label);
+		return WFS_EINVALID;
+	}
 	if (header_len == 0 || header[0] != '{') {
 		wfs_error_add(err, "%s: header is not a JSON object (it does not start with '{')", label);
 		return WFS_EINVALID;
@@ -721,6 +734,10 @@ int wfs_st_parse_header(struct wfs_model *m, uint32_t shard, uint32_t group, con
 	}
 	if (h.rc == 0)
 		h.rc = check_tiling(m, h.ranges, h.nranges, file_size - h.data_start, label, err);
+	if (h.rc == 0 && h.unknown_keys)
+		wfs_warnf(warn, "%s: tensor %s: unknown key %s ignored (%zu such key%s in this file; a tensor entry "
+			  "has dtype, shape and data_offsets)", label, h.unknown_tensor, h.unknown_key, h.unknown_keys,
+			  h.unknown_keys == 1 ? "" : "s");
 	if (h.rc < 0)
 		m->ntensors = first;
 	keyset_free(&names);
