@@ -121,6 +121,19 @@ def test_directory_prefers_pytorch_model_bin(tmp_path, mount):
     assert (Path(mnt) / "views.pt").read_bytes() == (SAMPLES / "views.pt").read_bytes()
 
 
+def test_other_bin_files_stay_files(tmp_path, mount):
+    """A .bin that is not PyTorch by content (ONNX external data, a tokenizer) is an ordinary file."""
+    d = tmp_path / "src"
+    d.mkdir()
+    shutil.copy(SAMPLES / "views.pt", d / "views.pt")
+    (d / "weights.bin").write_bytes(bytes(range(256)) * 4)
+    (d / "empty.bin").write_bytes(b"")
+    mnt = Path(mount(d, "-o", "layout=flat"))
+    assert (mnt / "weights.bin").read_bytes() == bytes(range(256)) * 4
+    assert (mnt / "empty.bin").read_bytes() == b""
+    assert (mnt / "every_other").stat().st_size == 24
+
+
 def test_checkpoint_metadata(tmp_path, mount):
     d = copy_sample(tmp_path, "checkpoint.pt")
     mnt = mount(d / "checkpoint.pt")

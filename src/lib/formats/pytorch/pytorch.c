@@ -245,11 +245,11 @@ out:
 
 /* ---- the format ------------------------------------------------------------ */
 
-static bool has_extension(const char *name)
+/* .pt and .pth are PyTorch's own names; .bin is anyone's. */
+static bool pytorch_name(const char *name)
 {
 	size_t k = strlen(name);
-	return (k > 4 && strcmp(name + k - 4, ".bin") == 0) || (k > 3 && strcmp(name + k - 3, ".pt") == 0) ||
-	       (k > 4 && strcmp(name + k - 4, ".pth") == 0);
+	return (k > 3 && strcmp(name + k - 3, ".pt") == 0) || (k > 4 && strcmp(name + k - 4, ".pth") == 0);
 }
 
 static int pt_probe(const uint8_t *head, size_t len, const char *name)
@@ -273,10 +273,13 @@ static int pt_probe(const uint8_t *head, size_t len, const char *name)
 					return 100;
 			}
 		}
-		return has_extension(name) ? 50 : 0;
 	}
-	/* A broken .bin/.pt/.pth file is still ours to explain. */
-	return has_extension(name) ? 10 : 0;
+	/*
+	 * A broken .pt/.pth file is still ours to explain; a .bin that is not
+	 * PyTorch by content is someone else's (ONNX external data, a
+	 * tokenizer) and stays an ordinary file of the directory.
+	 */
+	return pytorch_name(name) ? 10 : 0;
 }
 
 static int pt_open(struct wfs_build *b, uint32_t shard, struct wfs_error *err)
