@@ -145,11 +145,31 @@ static int add_item(struct vm *vm, uint32_t id, uint32_t item)
 	return 0;
 }
 
+/*
+ * Checks that the stack entries [from, nstack) can all be added to one
+ * container (depth and item limits) before any is, so a refused pickle
+ * never leaves a container half filled (a dict with a key and no value).
+ */
+static int can_add(struct vm *vm, size_t from)
+{
+	unsigned deepest = 0;
+	for (size_t i = from; i < vm->nstack; i++)
+		if (vm->p->v[vm->stack[i]].depth > deepest)
+			deepest = vm->p->v[vm->stack[i]].depth;
+	if (deepest + 1 > WFS_PK_MAX_DEPTH)
+		FAILOP(vm, "values nested deeper than %d", WFS_PK_MAX_DEPTH);
+	if (vm->nstack - from > WFS_PK_MAX_ITEMS - vm->items)
+		FAILOP(vm, "containers holding more than %u items", WFS_PK_MAX_ITEMS);
+	return 0;
+}
+
 /* A tuple of the stack entries [from, nstack), which are popped. */
 static int make_tuple(struct vm *vm, size_t from, uint8_t kind)
 {
 	uint32_t id;
-	int rc = new_value(vm, kind, &id);
+	int rc = can_add(vm, from);
+	if (rc == 0)
+		rc = new_value(vm, kind, &id);
 	for (size_t i = from; rc == 0 && i < vm->nstack; i++)
 		rc = add_item(vm, id, vm->stack[i]);
 	if (rc < 0)
@@ -338,11 +358,12 @@ static int setitems(struct vm *vm, size_t from)
 	uint32_t d = vm->stack[from - 1];
 	if (vm->p->v[d].kind != WFS_PK_DICT)
 		FAILOP(vm, "%s", "items set on something that is not a dict");
-	for (size_t i = from; i < vm->nstack; i++) {
-		int rc = add_item(vm, d, vm->stack[i]);
-		if (rc < 0)
+	int rc = can_add(vm, from);
+	if (rc < 0)
+		return rc;
+	for (size_t i = from; i < vm->nstack; i++)
+		if ((rc = add_item(vm, d, vm->stack[i])) < 0)
 			return rc;
-	}
 	vm->nstack = from;
 	return 0;
 }
@@ -354,11 +375,12 @@ static int appends(struct vm *vm, size_t from)
 	uint32_t l = vm->stack[from - 1];
 	if (vm->p->v[l].kind != WFS_PK_LIST)
 		FAILOP(vm, "%s", "append to something that is not a list");
-	for (size_t i = from; i < vm->nstack; i++) {
-		int rc = add_item(vm, l, vm->stack[i]);
-		if (rc < 0)
+	int rc = can_add(vm, from);
+	if (rc < 0)
+		return rc;
+	for (size_t i = from; i < vm->nstack; i++)
+		if ((rc = add_item(vm, l, vm->stack[i])) < 0)
 			return rc;
-	}
 	vm->nstack = from;
 	return 0;
 }
