@@ -1,15 +1,8 @@
 /**
  * @file pytorch.c
- * PyTorch checkpoints: the zip archives of torch.save (torch >= 1.6) and
- * torch.jit.save, and (legacy.c) the older pickle stream; probe and open.
- *
- * A zip checkpoint (torch/serialization.py _save, caffe2's
- * PyTorchStreamWriter) holds, under one top-level folder: data.pkl (the
- * pickled object), data/KEY (each storage's bytes, stored, never
- * compressed), version, and from torch 2.1 byteorder ("little" or "big").
- * A TorchScript archive adds code/ (deflated sources), constants.pkl
- * (whose tensors' storages are constants/KEY) and builds its module with
- * NEWOBJ + BUILD in data.pkl.
+ * The PyTorch format: probe and open (the zip archives of torch.save and
+ * torch.jit.save in archive.c, the legacy stream in legacy.c), and what
+ * both do with the walk's tensors and leaves (wfs_pt_add_pickle).
  */
 #include "pytorch.h"
 
@@ -20,7 +13,6 @@
 #include "../../cursor.h"
 #include "../../sources/source.h"
 #include "layout.h"
-#include "zip.h"
 
 #define QUOTE_LEN(name, len) wfs_quote((name), (len), (char[WFS_QUOTE_MAX]){0})
 
@@ -121,128 +113,6 @@ int wfs_pt_set_archive(struct wfs_pt_file *f, const char *kind)
 	return wfs_build_add_kv(f->b, WFS_KV_FORMAT, key, sizeof(key) - 1, kind, strlen(kind), false);
 }
 
-/* ---- zip archives ---------------------------------------------------------- */
-
-struct zip_state {
-	struct wfs_zip zip;
-	const char *dir; /* "data/" or "constants/" while that pickle is walked */
-};
-
-/* data/KEY of the archive; its size must be the storage's numel x element size. */
-static int zip_storage(struct wfs_pt_file *f, const struct wfs_pt_storage *s, const char *name, size_t name_len,
-		       uint64_t *base, uint64_t *bytes)
-{
-	struct zip_state *z = f->impl;
-	char rel[64];
-	int n = snprintf(rel, sizeof(rel), "%s%.*s", z->dir, (int)(s->key_len < 40 ? s->key_len : 40), s->key);
-	const struct wfs_zip_entry *e = NULL;
-	if (s->key_len < 40 && memchr(s->key, '\0', s->key_len) == NULL)
-		e = wfs_zip_find(&z->zip, rel, (size_t)n);
-	if (e == NULL) {
-		wfs_error_add(f->err, "%s: %s: tensor %s: storage %s has no zip entry %s", f->label, f->what,
-			      QUOTE_LEN(name, name_len), QUOTE_LEN(s->key, s->key_len), QUOTE_LEN(rel, (size_t)n));
-		return WFS_EINVALID;
-	}
-	if (e->method != 0) {
-		wfs_error_add(f->err, "%s: %s: tensor %s: zip entry %s is compressed (tensor data must be stored)",
-			      f->label, f->what, QUOTE_LEN(name, name_len), QUOTE_LEN(e->name, e->name_len));
-		return WFS_EINVALID;
-	}
-	uint64_t want;
-	if (__builtin_mul_overflow(s->numel, (uint64_t)wfs_dtype_block_bytes(s->dtype), &want) || want != e->usize) {
-		wfs_error_add(f->err, "%s: %s: tensor %s: storage %s of %llu x %s does not fill its %llu-byte zip entry",
-			      f->label, f->what, QUOTE_LEN(name, name_len), QUOTE_LEN(s->key, s->key_len),
-			      (unsigned long long)s->numel, wfs_dtype_name(s->dtype), (unsigned long long)e->usize);
-		return WFS_EINVALID;
-	}
-	*base = e->data_offset;
-	*bytes = e->usize;
-	return 0;
-}
-
-/* Reads and runs the pickle in entry @p rel; 0 with @p p set, 1 when there is no such entry, or an error. */
-static int zip_pickle(struct wfs_pt_file *f, struct zip_state *z, const char *rel, struct wfs_pickle *p,
-		      uint8_t **bytes)
-{
-	const struct wfs_zip_entry *e = wfs_zip_find(&z->zip, rel, strlen(rel));
-	if (e == NULL)
-		return 1;
-	size_t len;
-	int rc = wfs_zip_read(&z->zip, e, WFS_PK_MAX_LEN, wfs_pt_pread, f, f->label, bytes, &len, f->err);
-	if (rc < 0)
-		return wfs_pt_read_error(f, rc);
-	return wfs_pickle_run(p, *bytes, len, f->label, rel, f->err);
-}
-
-/* byteorder (torch >= 2.1): "little", or refused. */
-static int check_byteorder(struct wfs_pt_file *f, struct zip_state *z)
-{
-	const struct wfs_zip_entry *e = wfs_zip_find(&z->zip, "byteorder", 9);
-	if (e == NULL)
-		return 0;
-	uint8_t *text = NULL;
-	size_t len = 0;
-	int rc = wfs_zip_read(&z->zip, e, 64, wfs_pt_pread, f, f->label, &text, &len, f->err);
-	if (rc < 0)
-		return wfs_pt_read_error(f, rc);
-	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-		len--;
-	if (!(len == 6 && memcmp(text, "little", 6) == 0)) {
-		wfs_error_add(f->err, "%s: byteorder is %s: only little-endian checkpoints are read", f->label,
-			      QUOTE_LEN((const char *)text, len));
-		rc = WFS_EINVALID;
-	}
-	free(text);
-	return rc;
-}
-
-static int open_zip(struct wfs_pt_file *f)
-{
-	struct zip_state z = {.dir = "data/"};
-	f->impl = &z;
-	f->find_storage = zip_storage;
-	int rc = wfs_zip_open(&z.zip, f->b->m->shards[f->shard].size, wfs_pt_pread, f, f->label, f->err);
-	if (rc < 0)
-		return wfs_pt_read_error(f, rc);
-	if ((rc = check_byteorder(f, &z)) < 0)
-		goto out;
-	struct wfs_pickle p = {0};
-	uint8_t *bytes = NULL;
-	f->what = "data.pkl";
-	rc = zip_pickle(f, &z, "data.pkl", &p, &bytes);
-	if (rc == 1) {
-		wfs_error_add(f->err, "%s: zip archive has no data.pkl (not a PyTorch checkpoint)", f->label);
-		rc = WFS_EINVALID;
-	}
-	bool script = wfs_zip_find(&z.zip, "constants.pkl", 13) != NULL;
-	if (rc == 0)
-		rc = wfs_pt_add_pickle(f, &p, p.top, false, NULL, false);
-	wfs_pickle_free(&p);
-	free(bytes);
-	bytes = NULL;
-	if (rc == 0 && script && !(f->b->opts && f->b->opts->root)) {
-		/* TorchScript constants: a tuple; tensors in it are CONSTANTS.cN as the code names them. */
-		f->what = "constants.pkl";
-		z.dir = "constants/";
-		rc = zip_pickle(f, &z, "constants.pkl", &p, &bytes);
-		if (rc == 0 && p.v[p.top].kind == WFS_PK_TUPLE) {
-			const struct wfs_pk_value *t = &p.v[p.top];
-			for (uint32_t i = 0; i < t->u.c.n && rc == 0; i++) {
-				char prefix[32];
-				snprintf(prefix, sizeof(prefix), "CONSTANTS.c%u", i);
-				rc = wfs_pt_add_pickle(f, &p, t->u.c.items[i], true, prefix, true);
-			}
-		}
-		wfs_pickle_free(&p);
-		free(bytes);
-	}
-	if (rc == 0)
-		rc = wfs_pt_set_archive(f, script ? "torchscript" : "zip");
-out:
-	wfs_zip_free(&z.zip);
-	return rc;
-}
-
 /* ---- the format ------------------------------------------------------------ */
 
 /* .pt and .pth are PyTorch's own names; .bin is anyone's. */
@@ -301,7 +171,7 @@ static int pt_open(struct wfs_build *b, uint32_t shard, struct wfs_error *err)
 	else if (size >= sizeof(head) && memcmp(head, wfs_pt_legacy_magic, sizeof(head)) == 0)
 		rc = wfs_pt_open_legacy(f);
 	else if (size >= 4 && memcmp(head, "PK\3\4", 4) == 0)
-		rc = open_zip(f);
+		rc = wfs_pt_open_zip(f);
 	else {
 		wfs_error_add(err, "%s: not a PyTorch checkpoint (neither a zip archive nor a legacy torch.save stream)",
 			      f->label);

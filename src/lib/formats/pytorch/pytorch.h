@@ -1,6 +1,6 @@
 /**
  * @file pytorch.h
- * What the zip reader (pytorch.c) and the legacy stream reader
+ * What the zip archive reader (archive.c) and the legacy stream reader
  * (legacy.c) share once a pickle is parsed: turning what the walk finds
  * into the model's tensors and metadata.
  */
@@ -45,6 +45,9 @@ int wfs_pt_add_pickle(struct wfs_pt_file *f, const struct wfs_pickle *p, uint32_
 
 /** Adds root xattr user.pytorch.archive = @p kind ("zip", "torchscript", "legacy") once per group. */
 int wfs_pt_set_archive(struct wfs_pt_file *f, const char *kind);
+
+/** Opens a zip archive (torch.save >= 1.6, torch.jit.save): data.pkl, data/KEY, constants.pkl. */
+int wfs_pt_open_zip(struct wfs_pt_file *f);
 
 /** Opens a legacy (torch < 1.6) stream: magic, protocol, sys_info, object, storage keys, storages. */
 int wfs_pt_open_legacy(struct wfs_pt_file *f);
