@@ -35,6 +35,7 @@ struct cli {
 	const char *paths; /**< verify --paths[=LAYOUT]: the layout whose paths to print, or NULL */
 	bool progress;  /**< a progress bar is allowed (no --no-progress) */
 	unsigned jobs;  /**< -j N; 0 for one per online CPU */
+	const char *map; /**< diff --map FILE, or NULL */
 	char **args;    /**< operands after the command */
 	size_t nargs;
 };
@@ -43,6 +44,7 @@ enum command_options {
 	OPT_JOBS = 1,   /**< -j N and --no-progress */
 	OPT_HASH = 2,
 	OPT_STRICT = 4,
+	OPT_MAP = 16,   /**< --map FILE */
 	OPT_PATHS = 8,
 };
 

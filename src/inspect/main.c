@@ -87,7 +87,7 @@ static void raise_fd_limit(void)
 	}
 }
 
-enum { O_JSON = 256, O_HASH, O_STRICT, O_NO_PROGRESS, O_PATHS };
+enum { O_JSON = 256, O_HASH, O_STRICT, O_NO_PROGRESS, O_PATHS, O_MAP };
 
 int main(int argc, char **argv)
 {
@@ -126,6 +126,7 @@ int main(int argc, char **argv)
 		{"strict", no_argument, NULL, O_STRICT},
 		{"jobs", required_argument, NULL, 'j'},
 		{"no-progress", no_argument, NULL, O_NO_PROGRESS},
+		{"map", required_argument, NULL, O_MAP},
 		{"paths", optional_argument, NULL, O_PATHS},
 		{NULL, 0, NULL, 0},
 	};
@@ -158,6 +159,11 @@ int main(int argc, char **argv)
 			need = OPT_PATHS;
 			optname = "--paths";
 			cli.paths = optarg ? optarg : "modules";
+			break;
+		case O_MAP:
+			need = OPT_MAP;
+			optname = "--map";
+			cli.map = optarg;
 			break;
 		case O_NO_PROGRESS:
 			need = OPT_JOBS;

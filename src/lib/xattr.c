@@ -255,6 +255,9 @@ static int warn_omitted(const struct attr *a, void *vw)
 {
 	struct walk *w = vw;
 	struct omitted_ctx *c = w->ctx;
+	/* GGUF values over the limit (token lists) are named in user.gguf.omitted: no warning. */
+	if (w->why == VALUE_TOO_LONG && a->key && strcmp(a->prefix, "user.gguf.") == 0)
+		return 0;
 	if (++c->count > 20)
 		return 0;
 	char q[WFS_QUOTE_MAX];
