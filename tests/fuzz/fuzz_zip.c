@@ -32,12 +32,19 @@ static int input_pread(void *ctx, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+static void input_willneed(void *ctx, uint64_t off, uint64_t len)
+{
+	const struct input *in = ctx;
+	FZ_CHECK(off < in->size && len > 0, "willneed of [%llu,+%llu) of %zu bytes", (unsigned long long)off,
+		 (unsigned long long)len, in->size);
+}
+
 static void check_zip(const uint8_t *data, size_t size)
 {
 	struct input in = {data, size};
 	struct wfs_zip z;
 	struct wfs_error err = {0};
-	int rc = wfs_zip_open(&z, size, input_pread, &in, "fuzz.pt", &err);
+	int rc = wfs_zip_open(&z, size, input_pread, input_willneed, &in, "fuzz.pt", &err);
 	FZ_CHECK(rc == 0 || rc == WFS_EINVALID || rc == -ENOMEM, "zip: unexpected result %d", rc);
 	FZ_CHECK(rc == 0 ? err.count == 0 : (err.count == 1 || rc == -ENOMEM), "zip: result %d with %u problems", rc,
 		 err.count);

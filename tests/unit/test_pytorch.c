@@ -62,7 +62,7 @@ static void test_zip_against_manifest(struct json_object *manifest, const char *
 	struct mem m = load(file);
 	struct wfs_zip z;
 	struct wfs_error err = {0};
-	int rc = wfs_zip_open(&z, m.len, mem_pread, &m, file, &err);
+	int rc = wfs_zip_open(&z, m.len, mem_pread, NULL, &m, file, &err);
 	CHECK(rc == 0);
 	if (rc != 0) {
 		fprintf(stderr, "%s: %s\n", file, err.text);
@@ -108,7 +108,7 @@ static void test_zip_against_manifest(struct json_object *manifest, const char *
 	for (size_t cut = 0; cut < m.len; cut += 97) {
 		struct mem t = {m.data, cut};
 		struct wfs_error e2 = {0};
-		CHECK(wfs_zip_open(&z, cut, mem_pread, &t, file, &e2) == WFS_EINVALID);
+		CHECK(wfs_zip_open(&z, cut, mem_pread, NULL, &t, file, &e2) == WFS_EINVALID);
 		CHECK(e2.count == 1);
 		wfs_error_clear(&e2);
 	}
@@ -130,11 +130,11 @@ static void test_zip_comment(void)
 		c.data[m.len - 1] = (uint8_t)(lens[k] >> 8);
 		struct wfs_zip z;
 		struct wfs_error err = {0};
-		CHECK(wfs_zip_open(&z, c.len, mem_pread, &c, "views.pt", &err) == 0);
+		CHECK(wfs_zip_open(&z, c.len, mem_pread, NULL, &c, "views.pt", &err) == 0);
 		CHECK(z.nentries == 7 && wfs_zip_find(&z, "data/4", 6) != NULL);
 		wfs_zip_free(&z);
 		/* One byte of comment missing: no end record. */
-		CHECK(lens[k] == 0 || wfs_zip_open(&z, c.len - 1, mem_pread, &c, "views.pt", &err) == WFS_EINVALID);
+		CHECK(lens[k] == 0 || wfs_zip_open(&z, c.len - 1, mem_pread, NULL, &c, "views.pt", &err) == WFS_EINVALID);
 		wfs_error_clear(&err);
 		free(c.data);
 	}
@@ -321,7 +321,7 @@ static int walk_file(const char *file, const char *root, struct seen *s, struct 
 {
 	struct mem m = load(file);
 	struct wfs_zip z;
-	int rc = wfs_zip_open(&z, m.len, mem_pread, &m, file, err);
+	int rc = wfs_zip_open(&z, m.len, mem_pread, NULL, &m, file, err);
 	uint8_t *pkl = NULL;
 	size_t len = 0;
 	if (rc == 0)

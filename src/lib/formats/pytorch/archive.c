@@ -96,7 +96,8 @@ int wfs_pt_open_zip(struct wfs_pt_file *f)
 	struct zip_state z = {.dir = "data/"};
 	f->impl = &z;
 	f->find_storage = zip_storage;
-	int rc = wfs_zip_open(&z.zip, f->b->m->shards[f->shard].size, wfs_pt_pread, f, f->label, f->err);
+	int rc = wfs_zip_open(&z.zip, f->b->m->shards[f->shard].size, wfs_pt_pread, wfs_pt_willneed, f, f->label,
+			      f->err);
 	if (rc < 0)
 		return wfs_pt_read_error(f, rc);
 	if ((rc = check_byteorder(f, &z)) < 0)

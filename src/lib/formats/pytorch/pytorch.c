@@ -27,6 +27,12 @@ int wfs_pt_pread(void *file, void *buf, size_t len, uint64_t off)
 	return n < 0 ? (int)n : 0;
 }
 
+void wfs_pt_willneed(void *file, uint64_t off, uint64_t len)
+{
+	struct wfs_pt_file *f = file;
+	wfs_build_willneed(f->b, f->shard, off, len);
+}
+
 int wfs_pt_read_error(struct wfs_pt_file *f, int rc)
 {
 	if (rc < 0 && rc != WFS_EINVALID && rc != -ENOMEM)

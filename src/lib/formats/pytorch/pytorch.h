@@ -31,6 +31,9 @@ struct wfs_pt_file {
 /** wfs_zip_pread_fn over the shard: reads through wfs_shard_pread. */
 int wfs_pt_pread(void *file, void *buf, size_t len, uint64_t off);
 
+/** wfs_zip_willneed_fn over the shard (wfs_build_willneed). */
+void wfs_pt_willneed(void *file, uint64_t off, uint64_t len);
+
 /** Reports a read error of the shard as one line; returns @p rc. */
 int wfs_pt_read_error(struct wfs_pt_file *f, int rc);
 

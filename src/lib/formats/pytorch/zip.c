@@ -333,8 +333,8 @@ static int check_local(struct wfs_zip_entry *e, const struct zip_end *end, wfs_z
 	return 0;
 }
 
-int wfs_zip_open(struct wfs_zip *z, uint64_t size, wfs_zip_pread_fn pread, void *ctx, const char *label,
-		 struct wfs_error *err)
+int wfs_zip_open(struct wfs_zip *z, uint64_t size, wfs_zip_pread_fn pread, wfs_zip_willneed_fn willneed,
+		 void *ctx, const char *label, struct wfs_error *err)
 {
 	memset(z, 0, sizeof(*z));
 	struct zip_end end;
@@ -376,6 +376,11 @@ int wfs_zip_open(struct wfs_zip *z, uint64_t size, wfs_zip_pread_fn pread, void 
 		}
 	}
 
+	for (size_t i = 0; willneed && i < z->nentries; i++) {
+		const struct wfs_zip_entry *e = &z->entries[i];
+		if (e->header_offset < z->cd_offset)
+			willneed(ctx, e->header_offset, LFH_LEN + e->name_len + 128);
+	}
 	uint8_t *buf = malloc(LFH_BUF);
 	if (buf == NULL) {
 		rc = -ENOMEM;

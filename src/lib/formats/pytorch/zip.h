@@ -32,6 +32,9 @@
 /** Reads exactly @p len bytes at @p off: 0, or a negative errno. */
 typedef int (*wfs_zip_pread_fn)(void *ctx, void *buf, size_t len, uint64_t off);
 
+/** Optional: a hint that @p len bytes at @p off will be read soon (never fails). */
+typedef void (*wfs_zip_willneed_fn)(void *ctx, uint64_t off, uint64_t len);
+
 /** Most entries an archive may have (a Llama-3-405B shard has a few hundred). */
 #define WFS_ZIP_MAX_ENTRIES (1u << 20)
 /** Most bytes of central directory read into memory. */
@@ -61,11 +64,13 @@ struct wfs_zip {
  * Reads the end records, the central directory and every local header of a
  * zip of @p size bytes through @p pread, and checks them (see the file
  * comment), and that every name starts with one shared top-level folder.
+ * @p willneed (or NULL) is told about every local header first, so that
+ * their reads, one per entry scattered over the file, are fetched together.
  * Returns 0, WFS_EINVALID with one line in @p err (prefixed with @p label),
  * -ENOMEM, or the error of @p pread.
  */
-int wfs_zip_open(struct wfs_zip *z, uint64_t size, wfs_zip_pread_fn pread, void *ctx, const char *label,
-		 struct wfs_error *err);
+int wfs_zip_open(struct wfs_zip *z, uint64_t size, wfs_zip_pread_fn pread, wfs_zip_willneed_fn willneed,
+		 void *ctx, const char *label, struct wfs_error *err);
 
 /** The entry called prefix + @p rel (the part after the top-level folder), or NULL. */
 const struct wfs_zip_entry *wfs_zip_find(const struct wfs_zip *z, const char *rel, size_t rel_len);
