@@ -45,7 +45,7 @@ wfs_apt() {
 
 # What building and mounting needs.
 WFS_BUILD_DEPS=(gcc libc6-dev libfuse3-dev fuse3 libjson-c-dev meson ninja-build pkg-config
-	python3 python3-numpy attr libcurl4-openssl-dev libsystemd-dev libsnappy-dev)
+	python3 python3-numpy attr libcurl4-openssl-dev libsystemd-dev libsnappy-dev zlib1g-dev)
 # What the tests need on top.
 WFS_TEST_DEPS=(clang libclang-rt-14-dev python3-pytest nginx-light iproute2 groff-base)
 

@@ -27,7 +27,7 @@ esac
 cd "$(dirname "$0")/.."
 root=$(pwd)
 build=$root/build-fuzz
-targets="header index names ggml_decode protobuf onnx tftable gguf"
+targets="header index names ggml_decode protobuf onnx tftable gguf zip pickle"
 
 for tool in clang meson ninja; do
 	command -v $tool >/dev/null 2>&1 || {
@@ -77,6 +77,7 @@ if [ "$seconds" -gt 0 ]; then
 		case $t in
 		protobuf|onnx|tftable) dict=-dict=tests/fuzz/protobuf.dict ;;
 		gguf) dict=-dict=tests/fuzz/gguf.dict ;;
+		zip|pickle) dict=-dict=tests/fuzz/$t.dict ;;
 		*) dict=-dict=tests/fuzz/safetensors.dict ;;
 		esac
 		"$bin" "$dict" -max_total_time="$seconds" \

@@ -238,9 +238,8 @@ int wfs_model_open_memory(const void *data, size_t size, const char *label,
 	if (f == NULL)
 		f = wfs_formats[0]; /* say what is wrong in the first format's terms */
 	m->format = f->name;
-	struct wfs_build b = {.m = m, .opts = NULL, .warn = NULL, .group = 0};
 	static const struct wfs_open_options defaults;
-	b.opts = &defaults;
+	struct wfs_build b = {.m = m, .opts = &defaults};
 	rc = f->open(&b, shard, err);
 	if (rc == 0 && f->finish)
 		rc = f->finish(&b, err);

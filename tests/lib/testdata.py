@@ -11,3 +11,4 @@ from pathlib import Path
 DATA = Path(__file__).resolve().parents[1] / "data"
 SAFETENSORS_SAMPLES = DATA / "safetensors-samples"
 GGUF_SAMPLES = DATA / "gguf-samples"
+PYTORCH_SAMPLES = DATA / "pytorch-samples"

@@ -231,3 +231,10 @@ int wfs_build_read(struct wfs_build *b, uint32_t shard, uint64_t off, size_t len
 	*out = buf;
 	return 0;
 }
+
+void wfs_build_willneed(struct wfs_build *b, uint32_t shard, uint64_t off, uint64_t len)
+{
+	const struct wfs_shard *s = &b->m->shards[shard];
+	if (s->source && s->source->willneed)
+		s->source->willneed(b->m, s, off, len);
+}

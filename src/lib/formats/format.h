@@ -140,6 +140,9 @@ int wfs_build_add_shard(struct wfs_build *b, const char *path, size_t len, uint3
  */
 int wfs_build_add_group(struct wfs_build *b, const char *name, size_t len, const char *format);
 
+/** Hints that @p len bytes at @p off of shard @p shard will be read soon (see wfs_source_ops.willneed). */
+void wfs_build_willneed(struct wfs_build *b, uint32_t shard, uint64_t off, uint64_t len);
+
 /** Reads exactly @p len bytes at @p off of shard @p shard into a new buffer (*out, free()). 0, -EIO, -ENOMEM. */
 int wfs_build_read(struct wfs_build *b, uint32_t shard, uint64_t off, size_t len, uint8_t **out);
 

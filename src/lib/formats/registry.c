@@ -9,12 +9,14 @@
 #include "format.h"
 
 extern const struct wfs_format wfs_format_safetensors;
+extern const struct wfs_format wfs_format_pytorch;
 extern const struct wfs_format wfs_format_gguf;
 extern const struct wfs_format wfs_format_onnx;
 extern const struct wfs_format wfs_format_tfbundle;
 
 const struct wfs_format *const wfs_formats[] = {
 	&wfs_format_safetensors,
+	&wfs_format_pytorch,
 	&wfs_format_gguf,
 	&wfs_format_onnx,
 	&wfs_format_tfbundle,

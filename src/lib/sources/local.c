@@ -96,6 +96,13 @@ static ssize_t local_pread(const struct wfs_model *m, const struct wfs_shard *s,
 	return rc < 0 ? rc : (ssize_t)len;
 }
 
+static void local_willneed(const struct wfs_model *m, const struct wfs_shard *s, uint64_t off, uint64_t len)
+{
+	(void)m;
+	if (s->fd >= 0 && off <= INT64_MAX && len <= INT64_MAX)
+		(void)posix_fadvise(s->fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
+}
+
 static int local_splice_fd(const struct wfs_model *m, const struct wfs_shard *s)
 {
 	(void)m;
@@ -114,4 +121,5 @@ const struct wfs_source_ops wfs_source_local = {
 	.pread = local_pread,
 	.splice_fd = local_splice_fd,
 	.close = local_close,
+	.willneed = local_willneed,
 };

@@ -22,6 +22,13 @@ struct wfs_source_ops {
 			struct wfs_view *v);
 	/** Optional: a descriptor kept open to splice from, or -1. */
 	int (*splice_fd)(const struct wfs_model *m, const struct wfs_shard *s);
+	/**
+	 * Optional: a hint that @p len bytes at @p off will be read soon
+	 * (posix_fadvise WILLNEED), so that many small reads scattered over a
+	 * file (a zip's local headers) are fetched together rather than one
+	 * by one. Never fails; nothing is read into the caller's memory.
+	 */
+	void (*willneed)(const struct wfs_model *m, const struct wfs_shard *s, uint64_t off, uint64_t len);
 	/** Optional: releases what the shard holds (its descriptor). */
 	void (*close)(struct wfs_shard *s);
 };
