@@ -512,3 +512,29 @@ def test_undecoded_type_is_bytes_with_one_warning(run_weightfs, tmp_path):
     assert (mnt / "a.iq").read_bytes() == iq
     assert os.getxattr(mnt / "a.iq", "user.dtype") == b"IQ2_XXS"
     assert (mnt / "a.q8").read_bytes() == np.array([0.5 * q for q in range(32)], "<f4").tobytes()
+
+
+# ---- PyTorch (strided extents): a view reads gathered elements ---------------------
+
+@pytest.mark.parametrize("sample", ["views.pt", "dtypes.pt"])
+def test_pytorch_views_equal_decoded_raw(mount, sample):
+    """Every tensor of torch's own files (slices, transposes, expand with
+    stride 0, every dtype torch stores): view=npy and view=f32 show what the
+    decoder here computes from the raw view's bytes (which the PyTorch
+    suite checks against torch)."""
+    from testdata import DATA
+    path = DATA / "pytorch-samples" / sample
+    raw = mount(path, "-o", "layout=flat")
+    npy = mount(path, "-o", "layout=flat", "-o", "view=npy")
+    f32 = mount(path, "-o", "layout=flat", "-o", "view=f32")
+    names = [n for n in os.listdir(raw) if "user.dtype" in os.listxattr(raw / n)]
+    assert names
+    for name in names:
+        dtype = os.getxattr(raw / name, "user.dtype").decode()
+        shape = tuple(json.loads(os.getxattr(raw / name, "user.shape")))
+        data = (raw / name).read_bytes()
+        want_dtype, want = expected_npy(dtype, shape, data)
+        for a in (np.load(npy / f"{name}.npy"), np.load(npy / f"{name}.npy", mmap_mode="r")):
+            assert a.dtype == want_dtype and a.shape == shape, name
+            assert np.ascontiguousarray(a).tobytes() == want, name
+        assert (f32 / name).read_bytes() == expected_f32(dtype, data)[1], name
