@@ -58,6 +58,8 @@ static int cmp_index(const void *x, const void *y, void *ctx)
 {
 	const struct wfs_model *m = ctx;
 	const struct wfs_tensor *a = &m->tensors[*(const size_t *)x], *b = &m->tensors[*(const size_t *)y];
+	if (a->group != b->group) /* one file's model after another (subdirectories of the mount) */
+		return a->group < b->group ? -1 : 1;
 	return nat_cmp(wfs_model_str(m, a->name), a->name.len, wfs_model_str(m, b->name), b->name.len);
 }
 

@@ -215,3 +215,20 @@ def test_summary_of_a_directory_of_several_files(inspect, tmp_path):
     assert g["B"]["metadata"]["general.name"] == "weightfs tiny llama"
     text = inspect.run("summary", tmp_path, check=0).stdout
     assert "models       A/  gguf, 22 tensors, llama" in text
+
+
+def test_ls_of_several_models(inspect, tmp_path):
+    """A directory of two quantizations: ls lists one model after the other,
+    with the subdirectory each is in (MODEL, "model" in --json)."""
+    for stem in ("Q8", "Q4"):
+        (tmp_path / f"{stem}.gguf").write_bytes(MODEL.read_bytes())
+    want = sorted(MANIFEST["model.gguf"]["tensors"])
+    out = inspect.json("ls", tmp_path)["tensors"]
+    assert [t["model"] for t in out] == ["Q4"] * len(want) + ["Q8"] * len(want)
+    assert sorted(t["name"] for t in out[:len(want)]) == want
+    assert all(t["shard"] == t["model"] + ".gguf" for t in out)
+    lines = inspect.run("ls", tmp_path, check=0).stdout.splitlines()
+    assert lines[0].split()[:2] == ["MODEL", "NAME"]
+    assert [line.split()[0] for line in lines[1:]] == ["Q4"] * len(want) + ["Q8"] * len(want)
+    # One model's tensors keep "model" out of --json.
+    assert "model" not in inspect.json("ls", MODEL)["tensors"][0]

@@ -141,7 +141,7 @@ def test_merged_directory(inspect, tmp_path):
     rng = random.Random(7)
     tensors = random_tensors(rng, 50)
     for k in range(3):
-        stmodel.write_safetensors(tmp_path / f"part{k}.safetensors", tensors[k::3],
+        stmodel.write_safetensors(tmp_path / f"m-0000{k + 1}-of-00003.safetensors", tensors[k::3],
                                   {"format": "pt", f"key{k}": "v"})
     (tmp_path / "README.md").write_text("not a model")
     got = check_summary(inspect, tmp_path)
