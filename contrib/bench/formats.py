@@ -17,11 +17,15 @@ files): the kernel serves them as zeros without a disk, so both mounts read
 from memory and what is measured is weightfs's path, not the disk's.
 
 Each round runs the contenders in a random order (seeded; the seed is in
-the output) and measures, with the files' metadata in the page cache:
+the output), after one warm-up round that is not counted, and measures, with
+the files' metadata in the page cache:
 
   mount   wall time of `weightfs SOURCE MNT` (it returns once mounted)
   read    bytes per second reading every tensor file of the mount whole
-          (1 MiB reads), with the kernel's caches dropped first
+          (1 MiB reads), with the kernel's caches dropped first and --prefault
+          GiB of memory touched and freed right before (this VM hands freed
+          memory back to its host, and the first touch of it is slow: see
+          RESULTS.md; both contenders get the same)
 
 Prints medians, min-max and the paired ratio pt/st per round, and writes
 the Markdown table to --out. Needs root (drop_caches, mounts) and
@@ -30,6 +34,7 @@ WEIGHTFS_BIN (default build/weightfs).
 
 import argparse
 import json
+import mmap
 import os
 import random
 import statistics
@@ -201,6 +206,16 @@ def read_all(mnt):
     return total, time.perf_counter() - t0
 
 
+def prefault(gib):
+    """Touches and frees @gib GiB, so the reads that follow fill memory the VM holds."""
+    if gib <= 0:
+        return
+    buf = mmap.mmap(-1, gib << 30)
+    for off in range(0, gib << 30, 4096):
+        buf[off] = 1
+    buf.close()
+
+
 def loadavg():
     return Path("/proc/loadavg").read_text().split()[0]
 
@@ -212,6 +227,7 @@ def main():
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--out", type=Path)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--prefault", type=int, default=3, help="GiB touched before each read (default 3)")
     a = ap.parse_args()
     work = a.work.resolve()
     tensors = generate(work, a.quick)
@@ -219,7 +235,7 @@ def main():
     mnt = work / "mnt"
     mnt.mkdir(exist_ok=True)
     rows = {k: {"mount": [], "read": [], "load": []} for k in ("st", "pt")}
-    for r in range(a.rounds):
+    for r in range(-1, a.rounds):  # round -1: warm-up, not counted
         order = ["st", "pt"]
         rng.shuffle(order)
         for kind in order:
@@ -230,9 +246,16 @@ def main():
             drop_caches()
             warm(work / kind)
             mount(work / kind, mnt)
+            prefault(a.prefault)
             n, secs = read_all(mnt)
             unmount(mnt)
             rows[kind]["read"].append(n / secs)
+        if r < 0:
+            for k in rows.values():
+                for v in k.values():
+                    v.pop()
+            print(f"warm-up round: order {order}", flush=True)
+            continue
         print(f"round {r + 1}: order {order}, " + ", ".join(
             f"{k} mount {rows[k]['mount'][-1] * 1000:.1f} ms read {rows[k]['read'][-1] / 1e9:.2f} GB/s"
             for k in ("st", "pt")), flush=True)
@@ -243,7 +266,7 @@ def main():
     ratio_mount = [p / s for p, s in zip(rows["pt"]["mount"], rows["st"]["mount"])]
     ratio_read = [p / s for p, s in zip(rows["pt"]["read"], rows["st"]["read"])]
     lines = [
-        f"`contrib/bench/formats.py WORKDIR --rounds {a.rounds} --seed {a.seed}"
+        f"`contrib/bench/formats.py WORKDIR --rounds {a.rounds} --seed {a.seed} --prefault {a.prefault}"
         f"{' --quick' if a.quick else ''}` ({len(tensors)} tensors, "
         f"{sum(nbytes(s) for _, s in tensors) / 1e9:.1f} GB, 4 shards; contenders in random order per round, "
         f"seed {a.seed}; load averages at each mount: st {' '.join(rows['st']['load'])}, "
