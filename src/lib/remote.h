@@ -267,6 +267,14 @@ int wfs_cache_new(struct wfs_remote *r, size_t capacity, const char *dir, uint64
 		  struct wfs_cache **out, struct wfs_error *err);
 void wfs_cache_free(struct wfs_cache *c);
 
+/**
+ * Turns readahead on or off (off when made). It stays off while the model is
+ * opened: formats read through the cache then, and readahead would start
+ * worker threads that the daemon's fork leaves behind, with their chunks
+ * marked loading for ever in the child.
+ */
+void wfs_cache_readahead(struct wfs_cache *c, bool on);
+
 /** Reads exactly @p len bytes at @p off through the cache: len or -EIO. */
 ssize_t wfs_cache_read(struct wfs_cache *c, struct wfs_remote_file *f, void *buf, size_t len, uint64_t off);
 

@@ -26,7 +26,8 @@
  *   than one chunk past the end of the tensor being read, so reading one
  *   tensor fetches that tensor's chunks and at most one more (where the
  *   next tensor starts, which a sequential reader wants next). Worker threads (started at the first
- *   readahead, after the daemon has forked) fetch them, several at once.
+ *   readahead, after the daemon has forked) fetch them, several at once. Readahead is off while the
+ *   model is opened (formats read headers through the cache then), so no thread exists before the fork.
  * - Disk (cache_dir): one directory per file identity, named by a hash of
  *   it, holding the identity itself (checked on use: a hash collision
  *   disables the disk cache for that file, never serves its bytes) and one
@@ -100,7 +101,8 @@ struct wfs_cache {
 	pthread_t workers[MAX_WORKERS];
 	size_t nworkers;
 	bool stop;
-	unsigned window;
+	unsigned window;      /* chunks of readahead; 0 while the model is opened (no threads before the fork) */
+	unsigned window_on;   /* the window once the model is open */
 	bool disk_warned;
 	uint64_t dir_limit;   /* cache_dir_size */
 	uint64_t dir_bytes;   /* estimate: the last scan plus our writes since */
@@ -833,7 +835,7 @@ int wfs_cache_new(struct wfs_remote *r, size_t capacity, const char *dir, uint64
 	c->table = calloc(c->nbuckets, sizeof(*c->table));
 	/* Readahead may hold a quarter of the cache. */
 	size_t w = capacity / 4 / r->chunk_size;
-	c->window = (unsigned)(w > MAX_WINDOW ? MAX_WINDOW : w);
+	c->window_on = (unsigned)(w > MAX_WINDOW ? MAX_WINDOW : w);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->changed, NULL);
 	pthread_cond_init(&c->work, NULL);
@@ -894,4 +896,11 @@ void wfs_cache_free(struct wfs_cache *c)
 	pthread_cond_destroy(&c->changed);
 	pthread_cond_destroy(&c->work);
 	free(c);
+}
+
+void wfs_cache_readahead(struct wfs_cache *c, bool on)
+{
+	pthread_mutex_lock(&c->lock);
+	c->window = on ? c->window_on : 0;
+	pthread_mutex_unlock(&c->lock);
 }

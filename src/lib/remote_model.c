@@ -696,8 +696,11 @@ int wfs_remote_open_model(struct wfs_model *m, const char *source, const struct 
 		wfs_source_release(&src);
 		return -ENOMEM;
 	}
-	if ((rc = wfs_cache_new(r, cache, opts->remote.cache_dir, dir_limit, &r->cache, err)) == 0)
+	if ((rc = wfs_cache_new(r, cache, opts->remote.cache_dir, dir_limit, &r->cache, err)) == 0) {
+		/* Formats read through the cache while opening: no readahead threads before the daemon forks. */
 		rc = open_remote(m, r, &src, source, opts, err);
+		wfs_cache_readahead(r->cache, true);
+	}
 	wfs_source_release(&src);
 	return rc;
 }
