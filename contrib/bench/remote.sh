@@ -284,6 +284,15 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.3f\n", b - a}'; }
 n=0
 load1() { cut -d' ' -f1 /proc/loadavg; }
+# CPU time, which other jobs on the machine do not inflate as they do wall
+# time: of a command (user + system, from /usr/bin/time into $work/cpu) and
+# of the daemon serving a mountpoint (from /proc, in seconds).
+cpu_of() { /usr/bin/time -f '%U %S' -o "$work/cpu.t" "$@"; awk '{print $1 + $2}' "$work/cpu.t" >"$work/cpu"; }
+daemon_cpu() {
+	local pid
+	pid=$(pgrep -f -- " $1\$" | head -1)
+	[ -n "$pid" ] && awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$pid/stat" || echo nan
+}
 # The contenders of round $1 of measurement $2 in a seeded random order.
 shuffled() {
 	local key=$1
@@ -339,26 +348,31 @@ seq_bytes=$(awk -F'"' '/^range/ {split($2, r, "-"); s += r[2] - r[1] + 1} END {p
 read_all_tensors() { # mountpoint
 	(cd "$1" && xargs -d '\n' -a "$work/seq.files" cat >/dev/null)
 }
+export -f read_all_tensors
+export work
 for i in $(seq "$runs"); do
 	[[ $parts == *" 1 "* ]] || break
 	order=$(shuffled "1/$i" $(contenders))
 	for c in $order; do
 		case $c in
-		curl) prefault; t=$(now); curl -s --config "$work/seq.curlrc"; s=$(since "$t") ;;
-		wfs)
-			t=$(now); mnt=$(mount_hf "$port" bench/seq); since "$t" >>"$work/seq.mount"
-			prefault; t=$(now); read_all_tensors "$mnt"; s=$(since "$t")
-			fusermount3 -u "$mnt"
-			;;
-		var | base)
+		curl) prefault; t=$(now); cpu_of curl -s --config "$work/seq.curlrc"; s=$(since "$t"); cpu=$(cat "$work/cpu") ;;
+		*)
+			t=$(now)
 			# shellcheck disable=SC2086
-			if [ "$c" = var ]; then mnt=$(mount_hf "$port" bench/seq $variant); else mnt=$(WFS_BIN=$BASELINE mount_hf "$port" bench/seq); fi
-			prefault; t=$(now); read_all_tensors "$mnt"; s=$(since "$t")
+			case $c in
+			wfs) mnt=$(mount_hf "$port" bench/seq) ;;
+			var) mnt=$(mount_hf "$port" bench/seq $variant) ;;
+			base) mnt=$(WFS_BIN=$BASELINE mount_hf "$port" bench/seq) ;;
+			esac
+			[ "$c" = wfs ] && since "$t" >>"$work/seq.mount"
+			d0=$(daemon_cpu "$mnt")
+			prefault; t=$(now); cpu_of bash -c 'read_all_tensors "$1"' _ "$mnt"; s=$(since "$t")
+			cpu=$(awk -v r="$(cat "$work/cpu")" -v a="$d0" -v b="$(daemon_cpu "$mnt")" 'BEGIN {print r + b - a}')
 			fusermount3 -u "$mnt"
 			;;
 		esac
 		echo "$s" >>"$work/seq.$c"
-		echo "1 $i $c $s $(load1)" >>"$work/rounds.txt"
+		echo "1 $i $c $s $(load1) $cpu" >>"$work/rounds.txt"
 	done
 done
 
@@ -387,8 +401,9 @@ for i in $(seq "$runs"); do
 	for c in $order; do
 		case $c in
 		curl)
-			prefault; t=$(now); curl -s -r "$a-$b" -o /dev/null "http://127.0.0.1:$dport/bench/big/resolve/$bigsha/model.safetensors"
-			s=$(since "$t")
+			prefault; t=$(now)
+			cpu_of curl -s -r "$a-$b" -o /dev/null "http://127.0.0.1:$dport/bench/big/resolve/$bigsha/model.safetensors"
+			s=$(since "$t"); cpu=$(cat "$work/cpu")
 			;;
 		*)
 			# shellcheck disable=SC2086
@@ -397,13 +412,15 @@ for i in $(seq "$runs"); do
 			var) mnt=$(mount_hf "$dport" bench/big $variant) ;;
 			base) mnt=$(WFS_BIN=$BASELINE mount_hf "$dport" bench/big) ;;
 			esac
-			prefault; t=$(now); cat "$mnt/big.weight" >/dev/null; s=$(since "$t")
+			d0=$(daemon_cpu "$mnt")
+			prefault; t=$(now); cpu_of cat "$mnt/big.weight"; s=$(since "$t")
+			cpu=$(awk -v r="$(cat "$work/cpu")" -v a="$d0" -v b="$(daemon_cpu "$mnt")" 'BEGIN {print r + b - a}')
 			[ "$c" = wfs ] && stats=$(getfattr --absolute-names --only-values -n user.remote.stats "$mnt")
 			fusermount3 -u "$mnt"
 			;;
 		esac
 		echo "$s" >>"$work/big.$c"
-		echo "3 $i $c $s $(load1)" >>"$work/rounds.txt"
+		echo "3 $i $c $s $(load1) $cpu" >>"$work/rounds.txt"
 	done
 done
 
@@ -421,6 +438,7 @@ paired() { # MEASUREMENT A B
 }
 loads() { awk -v m="$1" '$1 == m {print $5}' "$work/rounds.txt" | sort -g | awk '{v[NR] = $1} END {if (NR) printf "%.1f [%.1f-%.1f]", v[int((NR + 1) / 2)], v[1], v[NR]; else print "-"}'; }
 m_seq_var=$(median <"$work/seq.var"); m_big_var=$(median <"$work/big.var")
+cpus() { awk -v m="$1" -v c="$2" '$1 == m && $3 == c {print $6}' "$work/rounds.txt" | median; }
 mbps() { awk -v n="$1" -v t="$2" 'BEGIN {if (t + 0 > 0) printf "%.0f", n / t / 1048576; else printf "-"}'; }
 cat <<EOF
 
@@ -437,6 +455,11 @@ Paired ratios (per round, median [range]), load average (1 min) median [range] o
 | 1. sequential, loopback | $(paired 1 curl wfs) | $(paired 1 curl var) | $(paired 1 wfs var) | $(loads 1) |
 | 3. one 1 GiB tensor, 20 ms RTT (time: curl's / weightfs's) | $(paired 3 curl wfs) | $(paired 3 curl var) | $(paired 3 wfs var) | $(loads 3) |
 
+CPU seconds (median; weightfs: the reader plus the daemon while reading; curl: curl):
+measurement 1: curl $(cpus 1 curl), weightfs $(cpus 1 wfs), \`$variant\` $(cpus 1 var);
+measurement 3: curl $(cpus 3 curl), weightfs $(cpus 3 wfs), \`$variant\` $(cpus 3 var).
+Per run (measurement, round, contender, seconds, load, CPU seconds): see $work/rounds.txt, printed below.
+
 With \`$variant\`: measurement 1 $m_seq_var s, runs [$(paste -sd' ' "$work/seq.var")]; measurement 3 $m_big_var s, runs [$(paste -sd' ' "$work/big.var")]. Seed $seed.
 
 Medians of $runs runs, each timed read right after touching and freeing $prefault bytes of memory.
@@ -446,4 +469,8 @@ Runs (s): seq curl [$(paste -sd' ' "$work/seq.curl")], seq weightfs [$(paste -sd
 dsv3 mount [$(paste -sd' ' "$work/dsv3.mount")], 1 GiB curl [$(paste -sd' ' "$work/big.curl")],
 1 GiB weightfs [$(paste -sd' ' "$work/big.wfs")].
 Last 1 GiB read: user.remote.stats = $stats
+
+\`\`\`
+$(cat "$work/rounds.txt")
+\`\`\`
 EOF
