@@ -6,6 +6,7 @@ mmap of a tensor file fails with ENODEV, as the README says, without
 hanging or hurting the mount. cache=page (the default) stays mappable.
 """
 
+import ctypes
 import errno
 import mmap
 import os
@@ -195,6 +196,54 @@ def test_numpy_memmap_fails_read_only_and_works_copy_on_write(mount, model_dir, 
     assert content == tensor.data
     # np.fromfile reads: it works
     assert np.fromfile(path, dtype="<u2").tobytes() == tensor.data
+
+
+# cachestat(2) (Linux 6.5): how much of a file is in the page cache, without
+# mapping it (a cache=none tensor file cannot be mapped, so mincore cannot).
+SYS_CACHESTAT = 451  # x86_64 and the other architectures with the common table
+
+
+class CachestatRange(ctypes.Structure):
+    _fields_ = [("off", ctypes.c_uint64), ("len", ctypes.c_uint64)]
+
+
+class Cachestat(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint64) for n in
+                ("nr_cache", "nr_dirty", "nr_writeback", "nr_evicted", "nr_recently_evicted")]
+
+
+def cached_pages(fd):
+    """Pages of the open file fd in the page cache. Measured on the reader's
+    own descriptor: opening the file again could drop its pages (an open
+    without keep_cache does)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    cs = Cachestat()
+    rng = CachestatRange(0, 0)  # len 0: to the end of the file
+    if libc.syscall(SYS_CACHESTAT, fd, ctypes.byref(rng), ctypes.byref(cs), 0) != 0:
+        err = ctypes.get_errno()
+        if err == errno.ENOSYS:
+            pytest.skip("this kernel has no cachestat(2) (Linux 6.5)")
+        raise OSError(err, os.strerror(err))
+    return cs.nr_cache
+
+
+def test_reads_leave_no_page_cache_in_the_mount(mount, model_dir, oracle):
+    """What cache=none is for: a tensor read through the mount is not kept a
+    second time in the mount's page cache. cache=page keeps it (which also
+    shows that the measure sees the mount's pages)."""
+    data = oracle.tensors["big.blob"].data
+    pages = {}
+    for mode in ("none", "page"):
+        mnt = mount(model_dir, "-o", f"cache={mode}")
+        fd = os.open(paths(mnt, oracle)["big.blob"], os.O_RDONLY)
+        try:
+            got = b"".join(iter(lambda: os.read(fd, 1 << 20), b""))
+            pages[mode] = cached_pages(fd)
+        finally:
+            os.close(fd)
+        assert got == data
+    assert pages["none"] == 0
+    assert pages["page"] * 4096 >= len(data) // 2, pages
 
 
 def test_other_files_keep_the_page_cache(mount, model_dir):
