@@ -501,7 +501,11 @@ case_meta() {
 # whole machine's, which other jobs move too), the shards' bytes in the page
 # cache (shard_MB) and the tensor files' own page cache through the mount
 # (mount_MB), both with cachestat(2) (wfsbench cached), which also counts
-# the files of cache=none mounts that fincore cannot map.
+# the files of cache=none mounts that fincore cannot map. Each file is
+# opened to be measured, and an open of a cache=none file drops its pages
+# (no keep_cache), so there mount_MB is 0 by construction; the integration
+# test test_reads_leave_no_page_cache_in_the_mount measures on the reader's
+# own descriptor instead.
 
 FLOW_CONTENDERS=${BENCH_FLOW_CONTENDERS:-"direct weightfs wfs-none"}
 FLOWS=${BENCH_FLOWS:-"sha256 cp fromfile memmap inspect"}
