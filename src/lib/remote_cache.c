@@ -20,6 +20,8 @@
  *   READY chunks that only the table references, until the bytes held are
  *   under cache_size; chunks being read or loaded are never freed under a
  *   reader, so the cache may briefly exceed its size while all are in use.
+ *   The chunk that needed the room takes over an evicted buffer of its
+ *   length, so a full cache streams without allocating.
  * - Readahead: when a file is read sequentially (a chunk at or right after
  *   the last one read), the next chunks are queued, the window doubling
  *   from 2 up to 16 (and at most a quarter of the cache), but never more
