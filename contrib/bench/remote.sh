@@ -413,7 +413,7 @@ for i in $(seq "$runs"); do
 			base) mnt=$(WFS_BIN=$BASELINE mount_hf "$dport" bench/big) ;;
 			esac
 			d0=$(daemon_cpu "$mnt")
-			prefault; t=$(now); cpu_of cat "$mnt/big.weight"; s=$(since "$t")
+			prefault; t=$(now); cpu_of cat "$mnt/big.weight" >/dev/null; s=$(since "$t")
 			cpu=$(awk -v r="$(cat "$work/cpu")" -v a="$d0" -v b="$(daemon_cpu "$mnt")" 'BEGIN {print r + b - a}')
 			[ "$c" = wfs ] && stats=$(getfattr --absolute-names --only-values -n user.remote.stats "$mnt")
 			fusermount3 -u "$mnt"
