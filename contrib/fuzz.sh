@@ -27,7 +27,7 @@ esac
 cd "$(dirname "$0")/.."
 root=$(pwd)
 build=$root/build-fuzz
-targets="header index names"
+targets="header index names ggml_decode protobuf onnx tftable gguf zip pickle"
 
 for tool in clang meson ninja; do
 	command -v $tool >/dev/null 2>&1 || {
@@ -74,7 +74,13 @@ if [ "$seconds" -gt 0 ]; then
 		mkdir -p "$build/corpus/$t" "$build/artifacts/$t"
 		log=$build/fuzz-$t.log
 		status=0
-		"$bin" -dict=tests/fuzz/safetensors.dict -max_total_time="$seconds" \
+		case $t in
+		protobuf|onnx|tftable) dict=-dict=tests/fuzz/protobuf.dict ;;
+		gguf) dict=-dict=tests/fuzz/gguf.dict ;;
+		zip|pickle) dict=-dict=tests/fuzz/$t.dict ;;
+		*) dict=-dict=tests/fuzz/safetensors.dict ;;
+		esac
+		"$bin" "$dict" -max_total_time="$seconds" \
 			-print_final_stats=1 -timeout=25 -rss_limit_mb=2048 \
 			-artifact_prefix="$build/artifacts/$t/" \
 			"$build/corpus/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1 || status=$?

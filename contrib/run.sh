@@ -41,5 +41,13 @@ Mounted $source on $mnt. Try:
   df -h $mnt
 
 Other layouts: fusermount3 -u $mnt && build/weightfs -o layout=tree $source $mnt
+Every tensor as a .npy file that numpy loads (BF16, FP8, FP4/FP6 decoded to float32):
+  fusermount3 -u $mnt && build/weightfs -o view=npy $source $mnt
+  /usr/bin/python3 -c "import numpy as np; a = np.load('${first:-$mnt/FILE}.npy', mmap_mode='r'); print(a.dtype, a.shape, a.ravel()[:4])"
+Other formats (the project's test files, written by torch, gguf-py, onnx, TensorFlow):
+  contrib/run.sh tests/data/pytorch-samples/checkpoint.pt
+  contrib/run.sh tests/data/gguf-samples/split        # a GGUF split in 3 parts
+  contrib/run.sh tests/data/onnx-samples/external_single
+  contrib/run.sh tests/data/tf-samples/saved_model_half_plus_two_mkl/00000123
 Unmount:       fusermount3 -u $mnt
 MSG

@@ -4,17 +4,31 @@
 #   2. integration tests that mount for real (pytest, Debian's python3)
 #   3. the same unit and integration tests in an ASan+UBSan build (leaks on)
 #   4. the fuzz corpora replayed, and each fuzz target run for a short time
-# Builds treat warnings as errors. The last line is "N passed, M failed"
-# over all of them. Debian 12, as root.
+# Builds go to build-test/ and build-asan/ (never build/, which
+# contrib/run.sh may have configured differently) and treat warnings as
+# errors. The pytest suites run from a copy of the repository's tracked
+# files in a temporary folder, with the checkout's own folder hidden by an
+# empty tmpfs in a private mount namespace, so a test that reads anything
+# beside the repository (../shared, /work/...) or a file not committed
+# fails here as it would in a fresh clone. The last line is
+# "N passed, M failed" over all of them. Debian 12, as root.
+#
+# Also: meson install into a temporary root, and the Debian package built,
+# checked with lintian, installed with apt-get, used and purged
+# (contrib/deb-check.sh).
 #
 # Environment: FUZZ_SECONDS (per target, default 15), WEIGHTFS_SKIP_ASAN=1,
-# WEIGHTFS_SOAK_SECONDS (longer soak in the fault tests).
+# WEIGHTFS_SKIP_DEB=1, WEIGHTFS_SOAK_SECONDS (longer soak in the fault tests).
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 . contrib/deps.sh
 
-wfs_install_missing "${WFS_BUILD_DEPS[@]}" "${WFS_TEST_DEPS[@]}" || exit 1
+if ! wfs_install_missing "${WFS_BUILD_DEPS[@]}" "${WFS_TEST_DEPS[@]}"; then
+	echo "the packages the tests need could not be installed"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
 # Modules the tests need: fuse (mounting) and nothing else.
 modprobe fuse 2>/dev/null || true
 
@@ -52,14 +66,41 @@ run_unit() {
 	failed=$((failed + fail))
 }
 
-# Runs each pytest suite that exists, with extra environment "$@". Suites
-# run separately: each has its own conftest and helper modules.
+# A copy of the tracked files of the repository (as a clone has them, with
+# uncommitted edits) in $clean/weightfs, and the binaries under test in
+# $clean/bin-*: the pytest suites run there.
+clean=$(mktemp -d /var/tmp/weightfs-clean.XXXXXX)
+mkdir "$clean/weightfs"
+git -C "$repo" ls-files -z | tar -C "$repo" --null -T - -cf - | tar -C "$clean/weightfs" -xf -
+# What the tests' private mount namespace hides: the folder that holds the
+# checkout (and whatever lies beside it), unless the copy is inside it.
+# Where that folder is a system one (/, /tmp), only a shared/ beside the
+# checkout is hidden.
+hide=$(dirname "$repo")
+case "$hide" in
+/ | /tmp | /var | /var/tmp) hide=$hide/shared ;;
+esac
+case "$clean/" in "$hide"/*) hide= ;; esac
+[ -d "$hide" ] && [ "$hide" != / ] || hide=
+
+# Copies the binaries of build dir $1 to $clean/bin-$1.
+stage_bins() {
+	mkdir -p "$clean/bin-$1"
+	cp "$repo/$1/weightfs" "$repo/$1/src/inspect/weightfs-inspect" "$clean/bin-$1/"
+}
+
+# Runs each pytest suite that exists in the clean copy, with extra
+# environment "$@". Suites run separately: each has its own conftest and
+# helper modules.
 run_pytest() {
 	local s out summary
 	for s in tests/integration tests/inspect tests/faults tests/remote; do
-		[ -d "$s" ] || continue
+		[ -d "$clean/weightfs/$s" ] || continue
 		echo "  -- $s"
-		out=$(env "$@" /usr/bin/python3 -m pytest -q -p no:cacheprovider "$s" </dev/null 2>&1)
+		out=$(cd "$clean/weightfs" && env "$@" unshare --mount --propagation private \
+			/bin/sh -c '[ -z "$1" ] || mount -t tmpfs -o ro,mode=0555 weightfs-hidden "$1" || exit 99
+				shift; exec "$@"' sh "$hide" \
+			/usr/bin/python3 -m pytest -q -p no:cacheprovider "$s" </dev/null 2>&1)
 		echo "$out" | grep -vE '^\.+|^$|^[.sxEF]+ +\[ *[0-9]+%\]$' | tail -40 | sed 's/^/  /'
 		summary=$(echo "$out" | grep -E '(passed|failed|error)' | tail -1)
 		if [ -z "$summary" ]; then
@@ -72,17 +113,65 @@ run_pytest() {
 }
 
 echo "== build"
-if ! wfs_build build -Dwerror=true; then
+if ! wfs_build build-test -Dwerror=true; then
 	echo "build failed"
 	echo "0 passed, 1 failed"
 	exit 1
 fi
+stage_bins build-test
 
 echo "== unit tests"
-run_unit build
+run_unit build-test
 
-echo "== integration tests"
-run_pytest WEIGHTFS_BIN="$repo/build/weightfs" WEIGHTFS_INSPECT_BIN="$repo/build/src/inspect/weightfs-inspect"
+# The S3 tests' server: @20minutes/s3rver from npm, at the versions of the
+# committed lock file. Debian's nodejs and npm, unless node and npm are
+# there already (a nodejs that bundles npm conflicts with Debian's npm).
+echo "== npm ci (tests/remote/s3rver)"
+if ! { command -v node && command -v npm; } >/dev/null; then
+	wfs_install_missing nodejs npm
+fi
+if out=$(cd "$clean/weightfs/tests/remote/s3rver" && npm ci --no-audit --no-fund --loglevel=error 2>&1); then
+	echo "  installed @20minutes/s3rver $(node -p 'require("'"$clean"'/weightfs/tests/remote/s3rver/node_modules/@20minutes/s3rver/package.json").version' 2>/dev/null)"
+else
+	echo "$out" | tail -20 | sed 's/^/  /'
+	echo "  npm ci failed: the S3 tests will fail"
+	failed=$((failed + 1))
+fi
+
+echo "== integration tests (from $clean/weightfs${hide:+, $hide hidden})"
+run_pytest WEIGHTFS_BIN="$clean/bin-build-test/weightfs" WEIGHTFS_INSPECT_BIN="$clean/bin-build-test/weightfs-inspect"
+
+echo "== meson install"
+dest=$clean/destdir
+if meson install -C build-test --destdir "$dest" >"$logs/install.log" 2>&1; then
+	missing=
+	for f in bin/weightfs bin/weightfs-inspect share/man/man1/weightfs.1 share/man/man1/weightfs-inspect.1 \
+		share/bash-completion/completions/weightfs share/bash-completion/completions/weightfs-inspect; do
+		[ -f "$dest/usr/local/$f" ] || missing+=" $f"
+	done
+	if [ -z "$missing" ] && MANPATH="$dest/usr/local/share/man" man -w weightfs >/dev/null 2>&1; then
+		echo "  ok: binaries, man pages (man -w finds them) and completion installed"
+		passed=$((passed + 1))
+	else
+		echo "  FAIL: not installed:${missing:- (man -w weightfs fails)}"
+		failed=$((failed + 1))
+	fi
+else
+	tail -20 "$logs/install.log" | sed 's/^/  /'
+	failed=$((failed + 1))
+fi
+
+# Building, installing and removing the .deb takes about a minute.
+if [ "${WEIGHTFS_SKIP_DEB:-0}" != 1 ]; then
+	echo "== Debian package (build, lintian, apt-get install, mount with /usr/bin/weightfs, purge)"
+	out=$(contrib/deb-check.sh "$clean/deb" 2>&1)
+	echo "$out" | sed 's/^/  /'
+	ok=$(grep -c '^ok: ' <<<"$out")
+	bad=$(grep -c '^FAIL: ' <<<"$out")
+	[ "$ok" -eq 0 ] && [ "$bad" -eq 0 ] && bad=1
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+fi
 
 if [ "${WEIGHTFS_SKIP_ASAN:-0}" != 1 ]; then
 	echo "== ASan + UBSan build"
@@ -90,8 +179,9 @@ if [ "${WEIGHTFS_SKIP_ASAN:-0}" != 1 ]; then
 		san="halt_on_error=1:abort_on_error=0:print_stacktrace=1:log_path=$logs/san"
 		export ASAN_OPTIONS="detect_leaks=1:$san" UBSAN_OPTIONS="$san" LSAN_OPTIONS="$san"
 		run_unit build-asan
-		run_pytest WEIGHTFS_BIN="$repo/build-asan/weightfs" \
-			WEIGHTFS_INSPECT_BIN="$repo/build-asan/src/inspect/weightfs-inspect" WEIGHTFS_SOAK_SECONDS=5
+		stage_bins build-asan
+		run_pytest WEIGHTFS_BIN="$clean/bin-build-asan/weightfs" \
+			WEIGHTFS_INSPECT_BIN="$clean/bin-build-asan/weightfs-inspect" WEIGHTFS_SOAK_SECONDS=5
 		unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 		# The daemon's stderr is /dev/null once mounted: its reports are in the logs.
 		if ls "$logs"/san* >/dev/null 2>&1; then
@@ -119,6 +209,6 @@ if [ -x contrib/fuzz.sh ]; then
 	fi
 fi
 
-rm -rf "$logs"
+rm -rf "$logs" "$clean"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

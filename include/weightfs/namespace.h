@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "weightfs/model.h"
+#include "weightfs/views.h"
 
 #define WFS_INO_ROOT 1
 
@@ -41,6 +42,7 @@ struct wfs_node {
 	uint32_t nsubdirs;
 	uint32_t ntensors;     /**< directory: tensors beneath */
 	uint32_t ref;          /**< tensor or extra index, WFS_NO_REF for made-up directories */
+	uint32_t group;        /**< a group's own directory (one file's model): the group index; else 0 */
 	uint8_t kind;          /**< enum wfs_node_kind */
 };
 
@@ -50,6 +52,7 @@ struct wfs_namespace {
 	char *arena;
 	size_t arena_len;
 	enum wfs_layout layout;
+	struct wfs_view_options view; /**< what tensor files show (names, sizes, bytes) */
 };
 
 /** Builds the tree of @p m under @p layout. Tensors or files that cannot be shown are named in warnings. */
@@ -57,7 +60,25 @@ int wfs_namespace_build(const struct wfs_model *m, enum wfs_layout layout,
 			const struct wfs_warn *warn, struct wfs_namespace **out,
 			struct wfs_error *err);
 
+/**
+ * Builds the tree of @p m under @p layout as view @p view shows it: in
+ * view=npy tensor files are named NAME.npy; sizes are those of the view.
+ * Types a view cannot decode are named in one warning.
+ */
+int wfs_namespace_build_view(const struct wfs_model *m, enum wfs_layout layout,
+			     const struct wfs_view_options *view, const struct wfs_warn *warn,
+			     struct wfs_namespace **out, struct wfs_error *err);
+
 void wfs_namespace_free(struct wfs_namespace *ns);
+
+/**
+ * Reads @p len bytes at @p off of tensor node @p n as the namespace's view
+ * shows it, clipped at the end of the file: wfs_view_read() (see there:
+ * @p buf holds len + WFS_VIEW_SCRATCH bytes). Returns the number of bytes
+ * or a negative errno; -EISDIR for a node that is not a tensor.
+ */
+ssize_t wfs_node_read(const struct wfs_model *m, const struct wfs_namespace *ns, const struct wfs_node *n,
+		      void *buf, size_t len, uint64_t off);
 
 static inline const char *wfs_node_name(const struct wfs_namespace *ns, const struct wfs_node *n)
 {

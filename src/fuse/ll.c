@@ -50,12 +50,12 @@ static void fill_attr(const struct wfs_fs *fs, const struct wfs_node *n, struct 
 	st->st_blksize = BLKSIZE;
 	struct timespec t = m->newest_mtime;
 	if (n->kind == WFS_NODE_DIR) {
-		st->st_mode = S_IFDIR | 0555;
+		st->st_mode = S_IFDIR | (0555 & ~fs->umask);
 		st->st_nlink = 2 + n->nsubdirs;
 		if (n->ref != WFS_NO_REF)
 			t = m->extras[n->ref].mtime;
 	} else {
-		st->st_mode = S_IFREG | 0444;
+		st->st_mode = S_IFREG | (0444 & ~fs->umask);
 		st->st_nlink = 1;
 		st->st_size = (off_t)n->nbytes;
 		st->st_blocks = (blkcnt_t)((n->nbytes + 511) / 512);
@@ -316,18 +316,34 @@ static void read_extra(fuse_req_t req, const struct wfs_fs *fs, const struct wfs
  * would reach the kernel as end of file, so the shard's size is checked
  * first: a shard truncated under the mount gives EIO, not short data.
  */
-static void read_tensor_splice(fuse_req_t req, const struct wfs_shard *s, size_t len, uint64_t pos)
+static void read_tensor_splice(fuse_req_t req, int fd, size_t len, uint64_t pos)
 {
 	struct stat st;
-	if (fstat(s->fd, &st) < 0 || (uint64_t)st.st_size < pos + len) {
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < pos + len) {
 		fuse_reply_err(req, EIO);
 		return;
 	}
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
 	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	bv.buf[0].fd = s->fd;
+	bv.buf[0].fd = fd;
 	bv.buf[0].pos = (off_t)pos;
 	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+}
+
+/* A typed view (view=npy or f32): the library writes the bytes, using the
+ * rest of the thread's buffer as scratch. */
+static void read_view(fuse_req_t req, const struct wfs_fs *fs, const struct wfs_node *n, size_t len, off_t off)
+{
+	char *buf = read_buffer(len + WFS_VIEW_SCRATCH);
+	if (buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ssize_t got = wfs_node_read(fs->model, fs->ns, n, buf, len, (uint64_t)off);
+	if (got < 0)
+		fuse_reply_err(req, (int)-got);
+	else
+		fuse_reply_buf(req, buf, (size_t)got);
 }
 
 static void wfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -347,10 +363,15 @@ static void wfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
 		read_extra(req, fs, n, (int)fi->fh, len, off);
 		return;
 	}
+	if (fs->ns->view.mode != WFS_VIEW_RAW) {
+		read_view(req, fs, n, len, off);
+		return;
+	}
 	const struct wfs_tensor *t = &fs->model->tensors[n->ref];
-	const struct wfs_shard *s = &fs->model->shards[t->shard];
-	if (fs->splice && s->fd >= 0) {
-		read_tensor_splice(req, s, len, t->offset + (uint64_t)off);
+	int fd;
+	uint64_t pos;
+	if (fs->splice && wfs_tensor_splice_source(fs->model, t, (uint64_t)off, len, &fd, &pos) == 0) {
+		read_tensor_splice(req, fd, len, pos);
 		return;
 	}
 	/* Bytes the library holds in memory (remote chunks) go out from there. */

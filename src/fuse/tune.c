@@ -1,7 +1,7 @@
 /**
  * @file tune.c
- * Finds a mount's device in /proc/self/mountinfo (reading it sends no
- * request to the filesystem, unlike stat) and writes its readahead.
+ * Finds a mount's device and type in /proc/self/mountinfo (reading it sends
+ * no request to the filesystem, unlike stat) and writes its readahead.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +44,31 @@ int wfs_mount_device(const char *mountpoint, char *dev, size_t cap)
 	}
 	fclose(f);
 	return dev[0] ? 0 : -ENOENT;
+}
+
+int wfs_mount_type(const char *mountpoint, char *type, size_t type_cap, char *source, size_t source_cap)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	if (f == NULL)
+		return -errno;
+	char line[8192];
+	type[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		/* ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPEROPTIONS */
+		char point[4096], fstype[256], src[4096];
+		const char *dash = strstr(line, " - ");
+		if (dash == NULL || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
+		    sscanf(dash + 3, "%255s %4095s", fstype, src) != 2)
+			continue;
+		unescape(point);
+		unescape(src);
+		if (strcmp(point, mountpoint) == 0) { /* the last mount there is on top */
+			snprintf(type, type_cap, "%s", fstype);
+			snprintf(source, source_cap, "%s", src);
+		}
+	}
+	fclose(f);
+	return type[0] ? 0 : -ENOENT;
 }
 
 int wfs_set_readahead(const char *mountpoint, int kb, char *why, size_t cap)

@@ -20,4 +20,11 @@ int wfs_set_readahead(const char *mountpoint, int kb, char *why, size_t cap);
  */
 int wfs_mount_device(const char *mountpoint, char *dev, size_t cap);
 
+/**
+ * The type ("fuse.weightfs", "ext4") and source of the filesystem mounted
+ * last at @p mountpoint (absolute), from /proc/self/mountinfo. 0, or
+ * -ENOENT when nothing is mounted there.
+ */
+int wfs_mount_type(const char *mountpoint, char *type, size_t type_cap, char *source, size_t source_cap);
+
 #endif

@@ -18,8 +18,10 @@
 #include "decode.h"
 #include "inspect.h"
 #include "jsonw.h"
+#include "namemap.h"
 #include "names.h"
 #include "pool.h"
+#include "values.h"
 
 #define BLOCK 1024
 
@@ -63,6 +65,7 @@ struct dpart {
 struct entry {
 	enum status status;
 	const struct wfs_tensor *a, *b;
+	bool renamed;      /* compared under a mapped name (--map, GGUF <-> Hugging Face) */
 	uint64_t elems, chunk_elems, nchunks;
 	size_t first_part;
 };
@@ -125,11 +128,11 @@ static int run_chunk(void *vctx, unsigned worker, size_t i, uint64_t chunk)
 	uint64_t e0 = chunk * e->chunk_elems;
 	uint64_t n = e->elems - e0 < e->chunk_elems ? e->elems - e0 : e->chunk_elems;
 	enum wfs_dtype da = e->a->dtype, db = e->b->dtype;
-	size_t ba = (size_t)dec_byte_offset(da, n), bb = (size_t)dec_byte_offset(db, n);
+	size_t ba = (size_t)val_byte_offset(da, n), bb = (size_t)val_byte_offset(db, n);
 	uint8_t *ra = c->raw_a[worker], *rb = c->raw_b[worker];
-	int rc = read_tensor(c->ma, e->a, ra, ba, dec_byte_offset(da, e0));
+	int rc = read_tensor(c->ma, e->a, ra, ba, val_byte_offset(da, e0));
 	if (rc == 0)
-		rc = read_tensor(c->mb, e->b, rb, bb, dec_byte_offset(db, e0));
+		rc = read_tensor(c->mb, e->b, rb, bb, val_byte_offset(db, e0));
 	if (rc < 0)
 		return rc;
 	p->bytes_equal = da == db && memcmp(ra, rb, ba) == 0;
@@ -138,12 +141,12 @@ static int run_chunk(void *vctx, unsigned worker, size_t i, uint64_t chunk)
 		size_t len = n - k < BLOCK / 2 ? (size_t)(n - k) : BLOCK / 2;
 		/* C64 is planar after decoding: real parts then imaginary parts. */
 		size_t vals = da == WFS_DT_C64 ? 2 * len : len;
-		dec_decode(da, ra + dec_byte_offset(da, k), len, x);
+		val_decode(da, ra + val_byte_offset(da, k), len, x);
 		if (p->bytes_equal) { /* the same bytes: only the counts and ||a|| */
 			compare_block(p, x, x, vals);
 			continue;
 		}
-		dec_decode(db, rb + dec_byte_offset(db, k), len, y);
+		val_decode(db, rb + val_byte_offset(db, k), len, y);
 		compare_block(p, x, y, vals);
 	}
 	progress_add(&c->progress, ba + bb);
@@ -230,6 +233,10 @@ static int done_entry(void *vctx, size_t i)
 		jw_object(w);
 		jw_key(w, "name");
 		jw_string(w, tensor_name(m, t), t->name.len);
+		if (e->renamed) {
+			jw_key(w, "name_b");
+			jw_string(w, tensor_name(c->mb, e->b), e->b->name.len);
+		}
 		jw_key(w, "status");
 		jw_cstring(w, status_name(e->status, &r));
 		if (e->a) {
@@ -272,6 +279,11 @@ static int done_entry(void *vctx, size_t i)
 	printf("%c ", k);
 	put_name(stdout, tensor_name(m, t), t->name.len);
 	size_t width = name_width(tensor_name(m, t), t->name.len);
+	if (e->renamed) {
+		fputs(" = ", stdout);
+		put_name(stdout, tensor_name(c->mb, e->b), e->b->name.len);
+		width += 3 + name_width(tensor_name(c->mb, e->b), e->b->name.len);
+	}
 	printf("%*s", (int)(width < c->name_width ? c->name_width - width + 2 : 2), "");
 	switch (e->status) {
 	case ST_ONLY_A:
@@ -304,10 +316,64 @@ static int done_entry(void *vctx, size_t i)
 	return 0;
 }
 
-static int cmp_entries(const struct wfs_model *ma, const struct wfs_tensor *a, const struct wfs_model *mb,
-		       const struct wfs_tensor *b)
+/* A selected tensor and the name it is compared under. */
+struct keyed {
+	size_t index;
+	const char *key;
+	size_t len;
+	char *owned; /* key, when it was made */
+};
+
+static int cmp_keyed(const void *x, const void *y)
 {
-	return nat_cmp(tensor_name(ma, a), a->name.len, tensor_name(mb, b), b->name.len);
+	const struct keyed *a = x, *b = y;
+	return nat_cmp(a->key, a->len, b->key, b->len);
+}
+
+static bool is_gguf(const struct wfs_model *m)
+{
+	return m->format && strcmp(m->format, "gguf") == 0;
+}
+
+/*
+ * The names tensors of @p m are compared under: through @p map (A's side of
+ * --map), or GGUF names as Hugging Face llama names when @p gguf_to_hf, else
+ * their own; sorted in natural order. NULL when out of memory.
+ */
+static struct keyed *keys_for(const struct wfs_model *m, const size_t *idx, size_t n, const struct namemap *map,
+			      bool gguf_to_hf)
+{
+	struct keyed *k = calloc(n ? n : 1, sizeof(*k));
+	if (k == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct wfs_tensor *t = &m->tensors[idx[i]];
+		k[i] = (struct keyed){idx[i], tensor_name(m, t), t->name.len, NULL};
+		const char *to = map ? namemap_find(map, k[i].key, k[i].len) : NULL;
+		char buf[512];
+		size_t len = 0;
+		if (to == NULL && gguf_to_hf && (len = namemap_gguf_to_hf(k[i].key, k[i].len, buf, sizeof(buf))) > 0)
+			to = buf;
+		if (to) {
+			if ((k[i].owned = strdup(to)) == NULL) {
+				for (size_t j = 0; j < i; j++)
+					free(k[j].owned);
+				free(k);
+				return NULL;
+			}
+			k[i].key = k[i].owned;
+			k[i].len = strlen(to);
+		}
+	}
+	qsort(k, n, sizeof(*k), cmp_keyed);
+	return k;
+}
+
+static void keys_free(struct keyed *k, size_t n)
+{
+	for (size_t i = 0; k && i < n; i++)
+		free(k[i].owned);
+	free(k);
 }
 
 static bool same_shape(const struct wfs_model *ma, const struct wfs_tensor *a, const struct wfs_model *mb,
@@ -320,6 +386,8 @@ static int run(const struct cli *cli)
 {
 	struct wfs_model *ma = NULL, *mb = NULL;
 	size_t *ia = NULL, *ib = NULL, na = 0, nb = 0, nglobs = cli->nargs - 2;
+	struct keyed *ka = NULL, *kb = NULL;
+	struct namemap map = {0};
 	char *const *globs = cli->args + 2;
 	struct ctx c = {.json = cli->json};
 	unsigned nthreads = pool_threads(cli->jobs);
@@ -327,6 +395,14 @@ static int run(const struct cli *cli)
 	int rc = EXIT_OK;
 	if (ma_match == NULL || mb_match == NULL)
 		goto oom;
+	if (cli->map) {
+		char msg[512];
+		if (namemap_load(cli->map, &map, msg, sizeof(msg)) < 0) {
+			errorf("%s", msg);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+	}
 	if ((rc = open_source(cli->args[0], false, NULL, &ma, NULL)) != 0 ||
 	    (rc = open_source(cli->args[1], false, NULL, &mb, NULL)) != 0)
 		goto out;
@@ -341,6 +417,14 @@ static int run(const struct cli *cli)
 	}
 	if (rc)
 		goto out;
+	/* --map renames A's tensors to B's names; without it a GGUF model
+	 * compared with one of another format is seen under the Hugging Face
+	 * names its llama tensors were converted from. */
+	bool builtin = !cli->map && is_gguf(ma) != is_gguf(mb);
+	ka = keys_for(ma, ia, na, cli->map ? &map : NULL, builtin && is_gguf(ma));
+	kb = keys_for(mb, ib, nb, NULL, builtin && is_gguf(mb));
+	if (ka == NULL || kb == NULL)
+		goto oom;
 
 	/* Walk both natural-ordered lists at once. */
 	c.ma = ma;
@@ -351,9 +435,9 @@ static int run(const struct cli *cli)
 	size_t n = 0, nparts = 0, x = 0, y = 0;
 	uint64_t total = 0;
 	while (x < na || y < nb) {
-		const struct wfs_tensor *a = x < na ? &ma->tensors[ia[x]] : NULL;
-		const struct wfs_tensor *b = y < nb ? &mb->tensors[ib[y]] : NULL;
-		int order = a == NULL ? 1 : b == NULL ? -1 : cmp_entries(ma, a, mb, b);
+		const struct wfs_tensor *a = x < na ? &ma->tensors[ka[x].index] : NULL;
+		const struct wfs_tensor *b = y < nb ? &mb->tensors[kb[y].index] : NULL;
+		int order = a == NULL ? 1 : b == NULL ? -1 : cmp_keyed(&ka[x], &kb[y]);
 		struct entry *e = &c.e[n++];
 		e->nchunks = 1;
 		e->first_part = nparts;
@@ -366,18 +450,22 @@ static int run(const struct cli *cli)
 		} else {
 			e->a = a;
 			e->b = b;
+			e->renamed = a->name.len != b->name.len ||
+				     memcmp(tensor_name(ma, a), tensor_name(mb, b), a->name.len) != 0;
 			x++;
 			y++;
 			if (!same_shape(ma, a, mb, b)) {
 				e->status = ST_SHAPE;
-			} else if ((a->dtype == WFS_DT_C64) != (b->dtype == WFS_DT_C64)) {
+			} else if ((a->dtype == WFS_DT_C64) != (b->dtype == WFS_DT_C64) || !val_decodable(a->dtype) ||
+				   !val_decodable(b->dtype)) {
 				e->status = ST_INCOMPARABLE;
 			} else {
 				e->status = ST_COMPARED;
 				e->elems = tensor_elements(ma, a);
-				unsigned bits = wfs_dtype_bits(a->dtype) > wfs_dtype_bits(b->dtype)
-							? wfs_dtype_bits(a->dtype) : wfs_dtype_bits(b->dtype);
-				e->chunk_elems = ((uint64_t)CHUNK_BYTES * 8 / bits) & ~(uint64_t)3;
+				uint64_t ca = val_chunk_elems(a->dtype, CHUNK_BYTES), cb = val_chunk_elems(b->dtype, CHUNK_BYTES);
+				e->chunk_elems = ca < cb ? ca : cb;
+				if (wfs_dtype_is_ggml_block(a->dtype) || wfs_dtype_is_ggml_block(b->dtype))
+					e->chunk_elems -= e->chunk_elems % VAL_RUN; /* whole blocks on both sides */
 				e->nchunks = e->elems ? (e->elems + e->chunk_elems - 1) / e->chunk_elems : 1;
 				total += a->nbytes + b->nbytes;
 			}
@@ -473,6 +561,9 @@ out:
 	free(c.e);
 	free(ia);
 	free(ib);
+	keys_free(ka, na);
+	keys_free(kb, nb);
+	namemap_free(&map);
 	free(ma_match);
 	free(mb_match);
 	wfs_model_free(ma);
@@ -498,11 +589,25 @@ const struct command cmd_diff = {
 		"positions where one is NaN or Inf and the other is not the same are counted\n"
 		"as NaN/Inf mismatches. NaN equals NaN and 0 equals -0 in \"differing\".\n"
 		"C64 real and imaginary parts count as separate values; a C64 tensor\n"
-		"against a real one is \"not comparable\". The exit status is 0 whether or\n"
-		"not the models differ.\n"
+		"against a real one is \"not comparable\". ggml's block types (GGUF: Q4_0,\n"
+		"Q4_K, Q8_0, TQ1_0, ...) are dequantized first, so two quantizations of a\n"
+		"model compare value by value; a type weightfs does not dequantize (the\n"
+		"grid-based IQ1/IQ2/IQ3) is \"not comparable\". The exit status is 0\n"
+		"whether or not the models differ.\n"
+		"\n"
+		"Names: tensors are paired by name. A GGUF model against one of another\n"
+		"format is compared under the Hugging Face names llama.cpp converts llama\n"
+		"models from (blk.N.attn_q.weight = model.layers.N.self_attn.q_proj.weight,\n"
+		"token_embd = model.embed_tokens, output = lm_head, attn_norm =\n"
+		"input_layernorm, ffn_gate/up/down = mlp.gate/up/down_proj, ...); the line\n"
+		"shows both names (\"A = B\"; JSON \"name_b\"). llama.cpp's converter reorders\n"
+		"the rows of attn_q and attn_k (rope), so those differ from the original.\n"
 		"\n"
 		"options:\n"
-		"    --json            {\"a\", \"b\", \"tensors\": [{\"name\", \"status\" (only_a,\n"
+		"    --map FILE        pairs by FILE instead: one \"NAME_A NAME_B\" per line\n"
+		"                      (blank lines and # comments skipped); unlisted names\n"
+		"                      pair with the same name\n"
+		"    --json            {\"a\", \"b\", \"tensors\": [{\"name\", \"name_b\", \"status\" (only_a,\n"
 		"                      only_b, shape_differs, incomparable, identical, equal,\n"
 		"                      different), \"dtype_a\", \"shape_a\", \"dtype_b\", \"shape_b\",\n"
 		"                      \"identical\", \"count\", \"differing\",\n"
@@ -520,6 +625,6 @@ const struct command cmd_diff = {
 		"    0 only in B (A: sample-model, B: sample-model2)\n",
 	.min_args = 2,
 	.max_args = (unsigned)-1,
-	.options = OPT_JOBS,
+	.options = OPT_JOBS | OPT_MAP,
 	.run = run,
 };

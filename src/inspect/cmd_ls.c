@@ -21,6 +21,11 @@ static void print_json(const char *source, const struct wfs_model *m, const size
 	for (size_t i = 0; i < n; i++) {
 		const struct wfs_tensor *t = &m->tensors[idx[i]];
 		jw_object(&w);
+		if (t->group) {
+			const struct wfs_str g = m->groups[t->group].name;
+			jw_key(&w, "model");
+			jw_string(&w, wfs_model_str(m, g), g.len);
+		}
 		jw_key(&w, "name");
 		jw_string(&w, tensor_name(m, t), t->name.len);
 		jw_key(&w, "dtype");
@@ -58,11 +63,14 @@ static void pad(size_t n)
 
 static void print_text(const struct wfs_model *m, const size_t *idx, size_t n)
 {
-	/* Column widths first, so the table lines up. */
-	size_t wn = 4, wd = 5, ws = 5, wb = 5, wsh = 5;
+	/* Column widths first, so the table lines up. MODEL: a directory of several files' models. */
+	size_t wm = m->ngroups > 1 ? 5 : 0, wn = 4, wd = 5, ws = 5, wb = 5, wsh = 5;
 	for (size_t i = 0; i < n; i++) {
 		const struct wfs_tensor *t = &m->tensors[idx[i]];
+		const struct wfs_str g = m->groups[t->group].name;
 		size_t x;
+		if (wm && (x = name_width(wfs_model_str(m, g), g.len)) > wm)
+			wm = x;
 		if ((x = name_width(tensor_name(m, t), t->name.len)) > wn)
 			wn = x;
 		if ((x = strlen(wfs_dtype_name(t->dtype))) > wd)
@@ -74,12 +82,19 @@ static void print_text(const struct wfs_model *m, const size_t *idx, size_t n)
 		if ((x = name_width(shard_name(m, t), m->shards[t->shard].name.len)) > wsh)
 			wsh = x;
 	}
+	if (wm)
+		printf("%-*s  ", (int)wm, "MODEL");
 	printf("%-*s  %-*s  %-*s  %*s  %-*s  %s\n", (int)wn, "NAME", (int)wd, "DTYPE", (int)ws, "SHAPE",
 	       (int)wb, "BYTES", (int)wsh, "SHARD", "OFFSET");
 	for (size_t i = 0; i < n; i++) {
 		const struct wfs_tensor *t = &m->tensors[idx[i]];
 		const char *name = tensor_name(m, t), *shard = shard_name(m, t);
 		size_t shard_len = m->shards[t->shard].name.len;
+		if (wm) {
+			const struct wfs_str g = m->groups[t->group].name;
+			put_name(stdout, wfs_model_str(m, g), g.len);
+			pad(wm - name_width(wfs_model_str(m, g), g.len) + 2);
+		}
 		put_name(stdout, name, t->name.len);
 		pad(wn - name_width(name, t->name.len) + 2);
 		printf("%-*s  %-*s  %*" PRIu64 "  ", (int)wd, wfs_dtype_name(t->dtype), (int)ws,
@@ -118,10 +133,14 @@ const struct command cmd_ls = {
 		"mount's user.shard and user.offset). A GLOB is a shell pattern matched\n"
 		"against the whole name, in which '*' also matches dots; quote it. A GLOB\n"
 		"that matches no tensor is an error (exit 2).\n"
+		"A directory of several unrelated models (one subdirectory each in the\n"
+		"mount) lists them one after another, with a MODEL column (the\n"
+		"subdirectory's name).\n"
 		"\n"
 		"options:\n"
 		"    --json       {\"source\": ..., \"tensors\": [{\"name\", \"dtype\", \"shape\",\n"
-		"                 \"bytes\", \"shard\", \"offset\"}, ...]}\n"
+		"                 \"bytes\", \"shard\", \"offset\"}, ...]} (and \"model\" for a\n"
+		"                 tensor of one of several models)\n"
 		"    -h, --help   this help\n"
 		"\n"
 		"example:\n"

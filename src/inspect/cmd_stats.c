@@ -20,6 +20,7 @@
 #include "jsonw.h"
 #include "pool.h"
 #include "stats.h"
+#include "values.h"
 
 #define FIRST_VALUES 10
 #define HEAD_BYTES 96 /* at least FIRST_VALUES elements of any dtype, whole groups */
@@ -36,6 +37,8 @@ struct item {
 	uint64_t elems, chunk_elems, nchunks;
 	size_t first_part; /* index of its chunk 0 in ctx.parts */
 	uint8_t head[HEAD_BYTES];
+	float head_f[FIRST_VALUES]; /* ggml block types: the first values, decoded */
+	bool undecoded;             /* a ggml type weightfs does not dequantize */
 };
 
 struct ctx {
@@ -52,8 +55,7 @@ struct ctx {
  * F4 or F6 starts on a byte. */
 static uint64_t chunk_elems(enum wfs_dtype dt)
 {
-	uint64_t n = (uint64_t)CHUNK_BYTES * 8 / wfs_dtype_bits(dt);
-	return n & ~(uint64_t)3;
+	return val_chunk_elems(dt, CHUNK_BYTES);
 }
 
 static uint64_t nchunks(void *ctx, size_t i)
@@ -87,8 +89,9 @@ static int run_chunk(void *vctx, unsigned worker, size_t i, uint64_t chunk)
 	struct part *p = &c->parts[it->first_part + chunk];
 	uint64_t e0 = chunk * it->chunk_elems;
 	uint64_t n = it->elems - e0 < it->chunk_elems ? it->elems - e0 : it->chunk_elems;
-	size_t bytes = (size_t)dec_byte_offset(dt, n);
+	size_t bytes = (size_t)val_byte_offset(dt, n);
 	uint8_t *raw = c->raw[worker];
+	bool block = wfs_dtype_is_ggml_block(dt);
 
 	stats_init(&p->s[0]);
 	stats_init(&p->s[1]);
@@ -96,9 +99,9 @@ static int run_chunk(void *vctx, unsigned worker, size_t i, uint64_t chunk)
 	p->imax = INT64_MIN;
 	p->umin = UINT64_MAX;
 	p->umax = 0;
-	if (bytes == 0)
+	if (bytes == 0 || it->undecoded)
 		return 0;
-	int rc = read_tensor(c->m, t, raw, bytes, dec_byte_offset(dt, e0));
+	int rc = read_tensor(c->m, t, raw, bytes, val_byte_offset(dt, e0));
 	if (rc < 0)
 		return rc;
 	if (chunk == 0)
@@ -110,11 +113,13 @@ static int run_chunk(void *vctx, unsigned worker, size_t i, uint64_t chunk)
 	struct stats s;
 	bool cplx = dt == WFS_DT_C64;
 	size_t step = cplx ? STATS_BLOCK / 2 : STATS_BLOCK; /* elements per block */
-	if (dec_narrow(dt)) {
+	if (val_narrow(dt)) {
 		float f[STATS_BLOCK];
 		for (size_t k = 0; k < n; k += step) {
 			size_t len = n - k < step ? (size_t)(n - k) : step;
-			dec_decode_f(dt, raw + dec_byte_offset(dt, k), len, f);
+			val_decode_f(dt, raw + val_byte_offset(dt, k), len, f);
+			if (block && chunk == 0 && k == 0)
+				memcpy(it->head_f, f, sizeof(float) * (len < FIRST_VALUES ? len : FIRST_VALUES));
 			stats_block_f(&s, f, len);
 			stats_tree_add(&tree[0], &s);
 			if (cplx) {
@@ -223,7 +228,14 @@ static void first_values(const struct item *it, bool json, struct jw *w)
 	/* Decode whole groups from the head bytes (zero-padded past the tensor). */
 	size_t g = dec_group(dt), whole = (n + g - 1) / g * g;
 	double tmp[2 * (FIRST_VALUES + 4)];
-	dec_decode(dt, it->head, whole, tmp);
+	if (wfs_dtype_is_ggml_block(dt)) {
+		kind = DEC_FLOAT;
+		for (size_t i = 0; i < n; i++)
+			tmp[i] = it->head_f[i];
+		whole = n;
+	} else {
+		dec_decode(dt, it->head, whole, tmp);
+	}
 	for (size_t i = 0; i < n; i++) {
 		v[i] = tmp[i];
 		if (kind == DEC_COMPLEX)
@@ -296,6 +308,29 @@ static int done_item(void *vctx, size_t i)
 	stats_tree_result(&tree[1], &all.s[1]);
 	bool cplx = t->dtype == WFS_DT_C64;
 
+	if (it->undecoded) { /* said as such, never guessed */
+		if (c->json) {
+			jw_object(&c->w);
+			jw_key(&c->w, "name");
+			jw_string(&c->w, tensor_name(m, t), t->name.len);
+			jw_key(&c->w, "dtype");
+			jw_cstring(&c->w, wfs_dtype_name(t->dtype));
+			jw_key(&c->w, "shape");
+			jw_raw(&c->w, wfs_model_str(m, t->shape_text), t->shape_text.len);
+			jw_key(&c->w, "count");
+			jw_u64(&c->w, it->elems);
+			jw_key(&c->w, "decoded");
+			jw_bool(&c->w, false);
+			jw_end(&c->w);
+			return 0;
+		}
+		progress_before_output(&c->progress);
+		put_name(stdout, tensor_name(m, t), t->name.len);
+		printf("  %s %s\n  count %" PRIu64 "\n  not decoded: weightfs does not dequantize %s\n",
+		       wfs_dtype_name(t->dtype), wfs_model_str(m, t->shape_text), it->elems, wfs_dtype_name(t->dtype));
+		return 0;
+	}
+
 	if (c->json) {
 		struct jw *w = &c->w;
 		jw_object(w);
@@ -360,10 +395,11 @@ static int run(const struct cli *cli)
 		it->t = &m->tensors[idx[i]];
 		it->elems = tensor_elements(m, it->t);
 		it->chunk_elems = chunk_elems(it->t->dtype);
+		it->undecoded = !val_decodable(it->t->dtype);
 		it->nchunks = it->elems ? (it->elems + it->chunk_elems - 1) / it->chunk_elems : 1;
 		it->first_part = nparts;
 		nparts += (size_t)it->nchunks;
-		total += it->t->nbytes;
+		total += it->undecoded ? 0 : it->t->nbytes;
 	}
 	c.parts = malloc((nparts ? nparts : 1) * sizeof(*c.parts));
 	if (c.parts == NULL)
@@ -448,6 +484,11 @@ const struct command cmd_stats = {
 		"    C64                  two F32: real, imaginary\n"
 		"    BOOL                 0 for a zero byte, 1 for any other\n"
 		"    I8...I64, U8...U64   two's complement and unsigned integers\n"
+		"    Q4_0 ... Q8_K,       ggml's block types (GGUF), dequantized to float32\n"
+		"    TQ1_0, TQ2_0, IQ4_*  by the library (src/lib/decode/ggml.c, from ggml's\n"
+		"                         block layouts); the grid-based IQ1/IQ2/IQ3 types are\n"
+		"                         not decoded: the tensor says \"not decoded\" (JSON\n"
+		"                         \"decoded\": false), no statistics\n"
 		"\n"
 		"options:\n"
 		"    --json            {\"source\", \"tensors\": [{\"name\", \"dtype\", \"shape\",\n"

@@ -132,12 +132,37 @@ uint64_t tensor_elements(const struct wfs_model *m, const struct wfs_tensor *t)
 
 void put_name(FILE *f, const char *s, size_t len)
 {
+	/* Reversible: a backslash is escaped too, so "a\\x0ab" is not "a<newline>b". */
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c < 0x20 || c == 0x7f)
 			fprintf(f, "\\x%02x", c);
+		else if (c == '\\')
+			fputs("\\\\", f);
 		else
 			fputc(c, f);
+	}
+}
+
+bool sha256sum_needs_escape(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '\\' || s[i] == '\n' || s[i] == '\r')
+			return true;
+	return false;
+}
+
+void put_sha256sum_name(FILE *f, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\\')
+			fputs("\\\\", f);
+		else if (s[i] == '\n')
+			fputs("\\n", f);
+		else if (s[i] == '\r')
+			fputs("\\r", f);
+		else
+			fputc(s[i], f);
 	}
 }
 
@@ -148,6 +173,8 @@ size_t name_width(const char *s, size_t len)
 		unsigned char c = (unsigned char)s[i];
 		if (c < 0x20 || c == 0x7f)
 			w += 4;
+		else if (c == '\\')
+			w += 2;
 		else if ((c & 0xc0) != 0x80) /* count UTF-8 characters, not bytes */
 			w++;
 	}

@@ -32,8 +32,10 @@ struct cli {
 	bool json;
 	bool hash;      /**< verify --hash */
 	bool strict;    /**< verify --strict */
+	const char *paths; /**< verify --paths[=LAYOUT]: the layout whose paths to print, or NULL */
 	bool progress;  /**< a progress bar is allowed (no --no-progress) */
 	unsigned jobs;  /**< -j N; 0 for one per online CPU */
+	const char *map; /**< diff --map FILE, or NULL */
 	char **args;    /**< operands after the command */
 	size_t nargs;
 };
@@ -42,6 +44,8 @@ enum command_options {
 	OPT_JOBS = 1,   /**< -j N and --no-progress */
 	OPT_HASH = 2,
 	OPT_STRICT = 4,
+	OPT_MAP = 16,   /**< --map FILE */
+	OPT_PATHS = 8,
 };
 
 struct command {
@@ -115,8 +119,19 @@ static inline const char *shard_name(const struct wfs_model *m, const struct wfs
 	return wfs_model_str(m, m->shards[t->shard].name);
 }
 
-/** Writes a name for people: printable bytes as they are, others as \xNN. */
+/**
+ * Writes a name for people: printable bytes as they are, a backslash as
+ * \\, other bytes below 0x20 and 0x7f as \xNN (so the escaping is reversible).
+ */
 void put_name(FILE *f, const char *s, size_t len);
+
+/**
+ * sha256sum's escaping of a file name (coreutils 9): a line whose name has a
+ * backslash, newline or carriage return starts with a backslash, and those
+ * three are written \\, \n and \r.
+ */
+bool sha256sum_needs_escape(const char *s, size_t len);
+void put_sha256sum_name(FILE *f, const char *s, size_t len);
 
 /** Width put_name() takes, in bytes. */
 size_t name_width(const char *s, size_t len);

@@ -13,6 +13,7 @@
 
 #include "decode.h"
 #include "inspect.h"
+#include "mountpath.h"
 
 static const struct command *const commands[] = {
 	&cmd_summary, &cmd_ls, &cmd_stats, &cmd_verify, &cmd_diff,
@@ -24,16 +25,20 @@ static void global_help(void)
 	printf("usage: " PROG " COMMAND [options] ARGS...\n"
 	       "       " PROG " --help | --version\n"
 	       "\n"
-	       "Summarise, list, verify, compute statistics of and diff safetensors models\n"
+	       "Summarise, list, verify, compute statistics of and diff models (safetensors,\n"
+	       "PyTorch, GGUF, ONNX, TensorFlow bundles)\n"
 	       "from the shell, with the library of the weightfs mount (no FUSE).\n"
 	       "\n"
 	       "commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		printf("    %s %s\n        %s\n", commands[i]->name, commands[i]->synopsis, commands[i]->summary);
 	printf("\n"
-	       "SOURCE is what the mount takes: a model directory (sharded with\n"
-	       "model.safetensors.index.json, or with *.safetensors files), a .safetensors\n"
-	       "file, an index .json file, or a Hugging Face cache snapshot or repository.\n"
+	       "SOURCE is what the mount takes: a model directory, a model file (its\n"
+	       "format detected by content), an index .json file, a TensorFlow checkpoint\n"
+	       "prefix, a Hugging Face cache snapshot or repository,\n"
+	       "or a remote model: https://host/path/, hf://ORG/NAME[@REV], s3://BUCKET/PREFIX/\n"
+	       "(see ENVIRONMENT in weightfs-inspect(1) for tokens and credentials);\n"
+	       "or a file or directory inside a weightfs mount (the tensors beneath it).\n"
 	       "\n"
 	       "options of every command:\n"
 	       "    --json                 one JSON document on stdout, for scripts\n"
@@ -82,7 +87,7 @@ static void raise_fd_limit(void)
 	}
 }
 
-enum { O_JSON = 256, O_HASH, O_STRICT, O_NO_PROGRESS };
+enum { O_JSON = 256, O_HASH, O_STRICT, O_NO_PROGRESS, O_PATHS, O_MAP };
 
 int main(int argc, char **argv)
 {
@@ -121,6 +126,8 @@ int main(int argc, char **argv)
 		{"strict", no_argument, NULL, O_STRICT},
 		{"jobs", required_argument, NULL, 'j'},
 		{"no-progress", no_argument, NULL, O_NO_PROGRESS},
+		{"map", required_argument, NULL, O_MAP},
+		{"paths", optional_argument, NULL, O_PATHS},
 		{NULL, 0, NULL, 0},
 	};
 	struct cli cli = {.progress = true};
@@ -147,6 +154,16 @@ int main(int argc, char **argv)
 			need = OPT_STRICT;
 			optname = "--strict";
 			cli.strict = true;
+			break;
+		case O_PATHS:
+			need = OPT_PATHS;
+			optname = "--paths";
+			cli.paths = optarg ? optarg : "modules";
+			break;
+		case O_MAP:
+			need = OPT_MAP;
+			optname = "--map";
+			cli.map = optarg;
 			break;
 		case O_NO_PROGRESS:
 			need = OPT_JOBS;
@@ -180,6 +197,8 @@ int main(int argc, char **argv)
 			return usage_error(cmd, msg);
 		}
 	}
+	if (cli.paths && !cli.hash)
+		return usage_error(cmd, "--paths names the lines of --hash: give --hash too");
 	cli.args = argv + 1 + optind;
 	cli.nargs = (size_t)(argc - 1 - optind);
 	if (cli.nargs < cmd->min_args)
@@ -189,6 +208,13 @@ int main(int argc, char **argv)
 		snprintf(msg, sizeof(msg), "unexpected operand \"%.200s\"", cli.args[cmd->max_args]);
 		return usage_error(cmd, msg);
 	}
+	/* A path inside a weightfs mount: its model, restricted to the tensors beneath it. */
+	struct mount_args ma;
+	int resolved = resolve_mount_paths(&cli, cmd, &ma);
+	if (resolved != EXIT_OK) {
+		mount_args_free(&ma);
+		return resolved;
+	}
 	raise_fd_limit();
 	dec_init();
 	/* ls and stats of a large model write megabytes: fewer, larger writes. */
@@ -196,6 +222,7 @@ int main(int argc, char **argv)
 	if (!isatty(STDOUT_FILENO))
 		setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 	int status = cmd->run(&cli);
+	mount_args_free(&ma);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		errorf("writing the output failed");
 		if (status == EXIT_OK)

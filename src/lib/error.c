@@ -69,6 +69,20 @@ const char *wfs_quote(const char *s, size_t len, char *out)
 		if (c == '"' || c == '\\') {
 			out[o++] = '\\';
 			out[o++] = (char)c;
+		} else if (c >= 0x80) {
+			/* Whole UTF-8 characters as they are; any other byte escaped. */
+			size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+			if (n > 1 && i + n <= len && i + n <= shown &&
+			    wfs_utf8_valid_prefix((const unsigned char *)s + i, n) == n) {
+				memcpy(out + o, s + i, n);
+				o += n;
+				i += n - 1;
+			} else {
+				out[o++] = '\\';
+				out[o++] = 'x';
+				out[o++] = hex[c >> 4];
+				out[o++] = hex[c & 15];
+			}
 		} else if (c < 0x20 || c == 0x7f) {
 			out[o++] = '\\';
 			out[o++] = 'x';

@@ -4,7 +4,9 @@
  * the index's own metadata.
  *
  * Shard paths are untrusted: each must be a relative path that stays inside
- * the model directory, with no backslash and no control character.
+ * the model directory, with no backslash and no control character. They are
+ * normalised ("." and empty components dropped: "./x" and "s//x" are "x" and
+ * "s/x") before anything compares them, so one file is always one shard.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,7 @@ static int add_index_metadata(struct wfs_model *m, struct json_object *meta, con
 		if (WFS_GROW(m->index_meta, m->cap.index_meta, m->nindex_meta, 1) < 0)
 			return -ENOMEM;
 		struct wfs_kv *kv = &m->index_meta[m->nindex_meta];
+		*kv = (struct wfs_kv){.space = WFS_KV_INDEX};
 		const char *text;
 		size_t len;
 		kv->json = !json_object_is_type(val, json_type_string);
@@ -146,6 +149,8 @@ int wfs_index_parse(struct wfs_model *m, const char *label, const char *text,
 	json_object_object_get_ex(root, "weight_map", &map);
 	json_object_object_get_ex(root, "metadata", &meta);
 	struct wfs_str *paths = NULL;
+	char *norm = NULL;
+	size_t norm_cap = 0;
 	rc = add_index_metadata(m, meta, label, err);
 	if (map == NULL) {
 		wfs_error_add(err, "%s: \"weight_map\" is missing", label);
@@ -172,12 +177,18 @@ int wfs_index_parse(struct wfs_model *m, const char *label, const char *text,
 			rc = WFS_EINVALID;
 			continue;
 		}
-		const char *path = json_object_get_string(shard);
-		size_t plen = (size_t)json_object_get_string_len(shard);
-		if (!wfs_shard_path_ok(path, plen)) {
+		const char *raw = json_object_get_string(shard);
+		size_t rawlen = (size_t)json_object_get_string_len(shard);
+		if (WFS_GROW(norm, norm_cap, 0, rawlen + 1) < 0) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		const char *path = norm;
+		size_t plen = wfs_path_normalize(raw, rawlen, norm);
+		if (!wfs_shard_path_ok(raw, rawlen) || plen == 0) {
 			wfs_quote(tensor, strlen(tensor), tq);
 			wfs_error_add(err, "%s: weight_map: tensor %s: shard %s is not a relative path inside the model directory",
-				      label, tq, wfs_quote(path, plen, sq));
+				      label, tq, wfs_quote(raw, rawlen, sq));
 			rc = WFS_EINVALID;
 			continue;
 		}
@@ -192,6 +203,7 @@ int wfs_index_parse(struct wfs_model *m, const char *label, const char *text,
 	if (rc == 0)
 		rc = collect_shards(idx, paths);
 out:
+	free(norm);
 	free(paths);
 	json_object_put(root);
 	if (rc < 0)
@@ -207,4 +219,38 @@ void wfs_index_release(struct wfs_index *idx)
 	free(idx->shards);
 	free(idx->entries);
 	memset(idx, 0, sizeof(*idx));
+}
+int wfs_index_check(struct wfs_model *m, const struct wfs_index *idx, const char *label,
+		    const struct wfs_warn *warn, struct wfs_error *err)
+{
+	bool *listed = calloc(m->ntensors ? m->ntensors : 1, 1);
+	if (listed == NULL)
+		return -ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; i < idx->nentries; i++) {
+		const struct wfs_index_entry *e = &idx->entries[i];
+		const char *name = idx->strings.data + e->tensor.off;
+		ssize_t t = wfs_model_find(m, name, e->tensor.len);
+		char q[WFS_QUOTE_MAX], sq[WFS_QUOTE_MAX];
+		if (t < 0 || m->tensors[t].shard != e->shard) {
+			const struct wfs_str s = m->shards[e->shard].name;
+			wfs_error_add(err, "%s: tensor %s: not found in shard %s named by the index", label,
+				      wfs_quote(name, e->tensor.len, q),
+				      wfs_quote(wfs_model_str(m, s), s.len, sq));
+			rc = WFS_EINVALID;
+			continue;
+		}
+		listed[t] = true;
+	}
+	for (size_t t = 0; t < m->ntensors && rc == 0; t++) {
+		if (listed[t])
+			continue;
+		const struct wfs_tensor *x = &m->tensors[t];
+		char q[WFS_QUOTE_MAX];
+		wfs_warnf(warn, "%s: tensor %s is not in the index %s; shown anyway",
+			  wfs_model_str(m, m->shards[x->shard].name),
+			  wfs_quote(wfs_model_str(m, x->name), x->name.len, q), label);
+	}
+	free(listed);
+	return rc;
 }

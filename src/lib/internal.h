@@ -65,9 +65,17 @@ size_t wfs_utf8_valid_prefix(const unsigned char *s, size_t len);
 
 /**
  * Decodes the body of a JSON string (between the quotes, already lexed) into
- * @p o, which has room for end - p bytes. Returns the length, or -1.
+ * @p o, which has room for end - p bytes: always valid UTF-8, a surrogate
+ * pair of \u escapes becoming one character. Returns the length, or -1
+ * for a malformed escape or a \u escape of an unpaired surrogate.
  */
 ssize_t wfs_json_decode_string(const char *p, const char *end, char *o);
+
+/** False when a string body has a \u escape of an unpaired surrogate (or a malformed escape). */
+bool wfs_json_surrogates_paired(const char *p, const char *end);
+
+/** A UTF-8 byte order mark, which JSON texts must not start with (RFC 8259, 8.1). */
+#define WFS_UTF8_BOM "\xef\xbb\xbf"
 
 struct wfs_json_cursor {
 	const char *p;     /**< next byte */
@@ -112,7 +120,7 @@ const char *wfs_quote(const char *s, size_t len, char *out);
  * @p header_len bytes that follow the 8-byte length; @p file_size is the
  * whole file's size. Returns 0 or WFS_EINVALID (or -ENOMEM).
  */
-int wfs_st_parse_header(struct wfs_model *m, uint32_t shard, const char *label, const struct wfs_warn *warn,
+int wfs_st_parse_header(struct wfs_model *m, uint32_t shard, uint32_t group, const char *label, const struct wfs_warn *warn,
 			const char *header, size_t header_len, uint64_t file_size,
 			struct wfs_error *err);
 
@@ -161,6 +169,68 @@ bool wfs_shard_path_ok(const char *path, size_t len);
 
 /* ---- model assembly ------------------------------------------------------ */
 
+/** Reads exactly @p len bytes at @p off from @p fd: 0, -EIO if the file is shorter, or -errno. */
+int wfs_read_exact(int fd, void *buf, size_t len, uint64_t off);
+
+/** An empty model (group 0, the root, only); NULL when out of memory. */
+struct wfs_model *wfs_model_new(void);
+
+/** Appends a shard named @p name (not opened yet); sets *out. 0 or -ENOMEM. */
+int wfs_model_add_shard(struct wfs_model *m, const char *name, size_t len, uint32_t *out);
+
+/**
+ * Opens shard @p i through the model's source (a local file relative to
+ * m->dirfd). @p who names what referred to it in messages ("" or the index).
+ */
+int wfs_model_open_shard(struct wfs_model *m, uint32_t i, const char *who, struct wfs_error *err);
+
+/** Opens a local SOURCE (resolve.c): directory, file, index, TF prefix. */
+int wfs_resolve_local(struct wfs_model *m, const char *source, const struct wfs_open_options *opts,
+		      struct wfs_error *err);
+
+/** A list of names (resolve.c). */
+struct wfs_names {
+	char **v;
+	size_t n, cap;
+};
+int wfs_names_add(struct wfs_names *l, const char *s);
+void wfs_names_free(struct wfs_names *l);
+
+/**
+ * A model directory as resolve.c sees it, local or remote: which files it
+ * has and their bytes. Shards are then opened with wfs_model_open_shard().
+ */
+struct wfs_dir_ops {
+	/** Appends the regular files at the top whose names end with @p suffix. 0 or -errno. */
+	int (*list)(void *ctx, const char *suffix, struct wfs_names *out);
+	/** Whether @p path (relative, may have '/') is a file of the directory. */
+	bool (*exists)(void *ctx, const char *path);
+	/** Reads a whole file of at most @p limit bytes (NUL-terminated). 0, -ENOENT, -EINVAL (not a file), -EFBIG, -errno. */
+	int (*read_file)(void *ctx, const char *path, size_t limit, char **out, size_t *len);
+	/** Reads the first bytes of a file, for probing: how many, or -errno. */
+	ssize_t (*read_head)(void *ctx, const char *path, uint8_t *buf, size_t cap);
+};
+
+struct wfs_dir {
+	const struct wfs_dir_ops *ops;
+	void *ctx;
+};
+
+/** Resolves the model of directory @p d (README, "What SOURCE can be"). */
+int wfs_resolve_dir(struct wfs_model *m, const struct wfs_dir *d, const char *source,
+		    const struct wfs_open_options *opts, struct wfs_error *err);
+
+/** Resolves one file of @p d given as SOURCE: an index, or a model file (all its parts when it splits). */
+int wfs_resolve_file(struct wfs_model *m, const struct wfs_dir *d, const char *name,
+		     const struct wfs_open_options *opts, struct wfs_error *err);
+
+/**
+ * Writes @p path without "." and empty components into @p out (room for
+ * len + 1 bytes); returns the new length (0 when nothing is left).
+ * ".." components are kept, for wfs_shard_path_ok to refuse.
+ */
+size_t wfs_path_normalize(const char *path, size_t len, char *out);
+
 /** Sorts the tensors by name and reports names found in two shards. */
 int wfs_model_finish(struct wfs_model *m, struct wfs_error *err);
 
@@ -173,6 +243,9 @@ int wfs_extras_scan(struct wfs_model *m, const struct wfs_str *skip, size_t nski
 /** Opens a remote SOURCE into @p m (shards, tensors, extras, m->remote). */
 int wfs_remote_open_model(struct wfs_model *m, const char *source, const struct wfs_open_options *opts,
 			  struct wfs_error *err);
+
+/** Opens shard @p i of a remote model: the file of its name in the listing (wfs_model_open_shard). */
+int wfs_remote_open_shard(struct wfs_model *m, uint32_t i, const char *who, struct wfs_error *err);
 
 /** Reads exactly len bytes at off of a remote file: len, or a negative errno (-EIO). */
 ssize_t wfs_remote_pread(struct wfs_remote_file *f, void *buf, size_t len, uint64_t off);

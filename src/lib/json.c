@@ -90,6 +90,11 @@ static bool scan_string(struct scanner *s, bool decode)
 	if (close >= s->end)
 		return false;
 	s->p = close + 1;
+	/* json-c turns a lone surrogate into bytes that are not UTF-8. */
+	if (escaped && !wfs_json_surrogates_paired(start, close)) {
+		problem(s, s->depth, "a string has a \\u escape of an unpaired surrogate, which is not valid UTF-8", "");
+		return false;
+	}
 	if (!decode)
 		return true;
 	size_t raw = (size_t)(close - start);
@@ -333,6 +338,11 @@ int wfs_json_parse(const char *label, const char *text, size_t len,
 	*out = NULL;
 	if (len > INT32_MAX) {
 		wfs_error_add(err, "%s: %s is too large", label, what(kind));
+		return WFS_EINVALID;
+	}
+	if (len >= 3 && memcmp(text, WFS_UTF8_BOM, 3) == 0) {
+		wfs_error_add(err, "%s: %s starts with a UTF-8 byte order mark (EF BB BF), which JSON does not allow: "
+			      "remove those 3 bytes", label, what(kind));
 		return WFS_EINVALID;
 	}
 	size_t bad = wfs_utf8_valid_prefix((const unsigned char *)text, len);

@@ -80,7 +80,7 @@ static bool read_u16(const char **p, const char *end, unsigned *out)
 	return true;
 }
 
-/* Writes cp as UTF-8 (a lone surrogate too, as json-c does); returns the bytes written. */
+/* Writes cp (not a surrogate) as UTF-8; returns the bytes written. */
 static size_t put_utf8(char *o, unsigned cp)
 {
 	if (cp < 0x80) {
@@ -129,13 +129,18 @@ ssize_t wfs_json_decode_string(const char *p, const char *end, char *o)
 		case 'u':
 			if (!read_u16(&p, end, &cp))
 				return -1;
-			if (cp >= 0xd800 && cp < 0xdc00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+			/* A high surrogate must be followed by a low one; the pair is one
+			 * character. Anything else would be invalid UTF-8 (RFC 3629). */
+			if (cp >= 0xdc00 && cp < 0xe000)
+				return -1;
+			if (cp >= 0xd800 && cp < 0xdc00) {
 				const char *q = p + 2;
 				unsigned lo;
-				if (read_u16(&q, end, &lo) && lo >= 0xdc00 && lo < 0xe000) {
-					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-					p = q;
-				}
+				if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || !read_u16(&q, end, &lo) ||
+				    lo < 0xdc00 || lo >= 0xe000)
+					return -1;
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				p = q;
 			}
 			break;
 		default:
@@ -144,6 +149,31 @@ ssize_t wfs_json_decode_string(const char *p, const char *end, char *o)
 		o += put_utf8(o, cp);
 	}
 	return o - start;
+}
+
+bool wfs_json_surrogates_paired(const char *p, const char *end)
+{
+	while (p < end) {
+		if (*p++ != '\\')
+			continue;
+		if (p >= end)
+			return false;
+		if (*p++ != 'u')
+			continue;
+		unsigned cp, lo;
+		if (!read_u16(&p, end, &cp))
+			return false;
+		if (cp >= 0xdc00 && cp < 0xe000)
+			return false;
+		if (cp >= 0xd800 && cp < 0xdc00) {
+			const char *q = p + 2;
+			if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || !read_u16(&q, end, &lo) ||
+			    lo < 0xdc00 || lo >= 0xe000)
+				return false;
+			p = q;
+		}
+	}
+	return true;
 }
 
 void wfs_jc_ws(struct wfs_json_cursor *c)

@@ -14,9 +14,11 @@
 #include <string.h>
 
 #include "internal.h"
+#include "weightfs/decode.h"
 #include "weightfs/namespace.h"
 
 #define CLASH_SUFFIX "%file"
+#define NPY_SUFFIX ".npy"
 
 int wfs_layout_parse(const char *name, enum wfs_layout *out)
 {
@@ -112,6 +114,7 @@ struct entry {
 	uint32_t name_len;
 	uint32_t parent;
 	uint32_t ref;
+	uint32_t group; /* a group's own directory: its index; else 0 */
 	uint8_t kind;
 };
 
@@ -123,6 +126,7 @@ struct builder {
 	size_t n, cap;
 	uint32_t *table; /* entry index + 1, 0 = empty; open addressing */
 	size_t tcap;
+	uint32_t *group_dir; /* group -> its directory's entry (0: the root) */
 	const struct wfs_warn *warn;
 };
 
@@ -183,6 +187,7 @@ static int add(struct builder *b, uint32_t parent, const char *name, size_t len,
 	e->name_len = (uint32_t)len;
 	e->parent = parent;
 	e->ref = ref;
+	e->group = 0;
 	e->kind = kind;
 	memcpy(b->ns->arena + e->name, name, len);
 	b->ns->arena[e->name + len] = '\0';
@@ -213,34 +218,53 @@ static int dir_step(struct builder *b, uint32_t parent, const char *comp, size_t
  * the directories are the dot-separated components before it (tree) or the
  * whole prefix as one component (modules).
  */
-static size_t file_start(enum wfs_layout layout, const char *name, size_t len)
+static size_t file_start(enum wfs_layout layout, char sep, const char *name, size_t len)
 {
 	if (layout == WFS_LAYOUT_FLAT)
 		return 0;
-	int dots_wanted = layout == WFS_LAYOUT_MODULES ? 2 : 1;
+	/* '/' (TF scopes) cannot stay inside a directory name: modules splits like tree. */
+	int dots_wanted = layout == WFS_LAYOUT_MODULES && sep != '/' ? 2 : 1;
 	int dots = 0;
 	for (size_t i = len; i-- > 0;)
-		if (name[i] == '.' && ++dots == dots_wanted)
+		if (name[i] == sep && ++dots == dots_wanted)
 			return i + 1;
 	return 0;
 }
 
-/* Walks (or creates) the directories of tensor @p t; sets *dir. */
-static int tensor_dir(struct builder *b, const char *name, size_t start, bool create, uint32_t *dir)
+/* Walks (or creates) the directories of a tensor of group @p group; sets *dir. */
+static int tensor_dir(struct builder *b, uint32_t group, const char *name, size_t start, bool create, uint32_t *dir)
 {
-	*dir = 0;
+	uint32_t base = b->group_dir[group];
+	*dir = base;
 	if (start == 0)
 		return 0;
-	size_t dir_len = start - 1; /* without the dot before the file name */
-	if (b->ns->layout == WFS_LAYOUT_MODULES)
-		return dir_step(b, 0, name, dir_len, create, dir);
+	size_t dir_len = start - 1; /* without the separator before the file name */
+	if (b->ns->layout == WFS_LAYOUT_MODULES && b->m->sep != '/')
+		return dir_step(b, base, name, dir_len, create, dir);
 	for (size_t i = 0; i <= dir_len;) {
-		const char *dot = memchr(name + i, '.', dir_len - i);
+		const char *dot = memchr(name + i, b->m->sep, dir_len - i);
 		size_t end = dot ? (size_t)(dot - name) : dir_len;
 		int rc = dir_step(b, *dir, name + i, end - i, create, dir);
 		if (rc < 0)
 			return rc;
 		i = end + 1;
+	}
+	return 0;
+}
+
+/* The directories of groups 1.. under the root, named by the group. */
+static int add_groups(struct builder *b)
+{
+	const struct wfs_model *m = b->m;
+	b->group_dir = calloc(m->ngroups ? m->ngroups : 1, sizeof(*b->group_dir));
+	if (b->group_dir == NULL)
+		return -ENOMEM;
+	for (size_t g = 1; g < m->ngroups; g++) {
+		int rc = dir_step(b, 0, wfs_model_str(m, m->groups[g].name), m->groups[g].name.len, true,
+				  &b->group_dir[g]);
+		if (rc < 0)
+			return rc;
+		b->e[b->group_dir[g]].group = (uint32_t)g;
 	}
 	return 0;
 }
@@ -252,28 +276,34 @@ static int add_tensors(struct builder *b)
 		const struct wfs_tensor *t = &m->tensors[i];
 		const char *name = wfs_model_str(m, t->name);
 		uint32_t dir;
-		int rc = tensor_dir(b, name, file_start(b->ns->layout, name, t->name.len), true, &dir);
+		int rc = tensor_dir(b, t->group, name, file_start(b->ns->layout, m->sep, name, t->name.len), true, &dir);
 		if (rc < 0)
 			return rc;
 	}
 	for (size_t i = 0; i < m->ntensors; i++) {
 		const struct wfs_tensor *t = &m->tensors[i];
 		const char *name = wfs_model_str(m, t->name);
-		size_t start = file_start(b->ns->layout, name, t->name.len);
+		size_t start = file_start(b->ns->layout, m->sep, name, t->name.len);
 		uint32_t dir, idx;
-		int rc = tensor_dir(b, name, start, false, &dir);
+		int rc = tensor_dir(b, t->group, name, start, false, &dir);
 		if (rc < 0)
 			return rc;
 		char enc[WFS_NAME_MAX + 1];
 		const char *file = name + start;
 		size_t file_len = t->name.len - start;
-		size_t n = wfs_component_encode(file, file_len, enc);
+		/* view=npy: NAME.npy, the suffix kept within 255 bytes */
+		const char *suffix = b->ns->view.mode == WFS_VIEW_NPY ? NPY_SUFFIX : "";
+		size_t n = encode_within(file, file_len, enc, WFS_NAME_MAX - strlen(suffix));
+		strcpy(enc + n, suffix);
+		n += strlen(suffix);
 		ssize_t found = find(b, dir, enc, n);
 		if (found >= 0 && b->e[found].kind == WFS_NODE_DIR) {
 			/* A directory took the name: the file moves aside, still within 255 bytes. */
-			n = encode_within(file, file_len, enc, WFS_NAME_MAX - strlen(CLASH_SUFFIX));
+			n = encode_within(file, file_len, enc, WFS_NAME_MAX - strlen(CLASH_SUFFIX) - strlen(suffix));
 			strcpy(enc + n, CLASH_SUFFIX);
 			n += strlen(CLASH_SUFFIX);
+			strcpy(enc + n, suffix);
+			n += strlen(suffix);
 			found = find(b, dir, enc, n);
 		}
 		if (found >= 0) {
@@ -361,6 +391,7 @@ static int layout_nodes(struct builder *b)
 		node->name_len = b->e[e].name_len;
 		node->kind = b->e[e].kind;
 		node->ref = b->e[e].ref;
+		node->group = b->e[e].group;
 		node->first_child = (uint32_t)next;
 		node->nchildren = count[e];
 		for (uint32_t k = 0; k < count[e]; k++) {
@@ -369,7 +400,9 @@ static int layout_nodes(struct builder *b)
 			next++;
 		}
 		if (node->kind == WFS_NODE_TENSOR) {
-			node->nbytes = b->m->tensors[node->ref].nbytes;
+			struct wfs_tensor_shown shown;
+			wfs_tensor_shown(&b->ns->view, b->m, &b->m->tensors[node->ref], &shown);
+			node->nbytes = shown.size;
 			node->ntensors = 1;
 		} else if (node->kind == WFS_NODE_FILE) {
 			node->nbytes = b->m->extras[node->ref].size;
@@ -398,9 +431,43 @@ out:
 	return rc;
 }
 
+/* One warning naming the types the view shows undecoded. */
+static void warn_undecoded(const struct wfs_model *m, const struct wfs_view_options *v, const struct wfs_warn *warn)
+{
+	if (v->mode == WFS_VIEW_RAW)
+		return;
+	bool seen[WFS_DT_COUNT] = {false};
+	char list[WFS_DT_COUNT * 12] = "";
+	size_t len = 0;
+	for (size_t i = 0; i < m->ntensors; i++) {
+		const struct wfs_tensor *t = &m->tensors[i];
+		if (seen[t->dtype])
+			continue;
+		seen[t->dtype] = true;
+		struct wfs_tensor_shown s;
+		wfs_tensor_shown(v, m, t, &s);
+		bool undecoded = v->mode == WFS_VIEW_NPY ? s.bytes
+				 : !s.decoded && wfs_dec_kind(t->dtype) == WFS_DEC_FLOAT && t->dtype != WFS_DT_F32;
+		if (undecoded)
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", len ? ", " : "",
+						wfs_dtype_name(t->dtype));
+	}
+	if (len)
+		wfs_warnf(warn, "view=%s: %s not decoded: such tensors show their stored bytes%s",
+			  v->mode == WFS_VIEW_NPY ? "npy" : "f32", list,
+			  v->mode == WFS_VIEW_NPY ? " (a uint8 .npy of shape [nbytes])" : "");
+}
+
 int wfs_namespace_build(const struct wfs_model *m, enum wfs_layout layout,
 			const struct wfs_warn *warn, struct wfs_namespace **out,
 			struct wfs_error *err)
+{
+	return wfs_namespace_build_view(m, layout, NULL, warn, out, err);
+}
+
+int wfs_namespace_build_view(const struct wfs_model *m, enum wfs_layout layout,
+			     const struct wfs_view_options *view, const struct wfs_warn *warn,
+			     struct wfs_namespace **out, struct wfs_error *err)
 {
 	(void)err;
 	*out = NULL;
@@ -408,9 +475,15 @@ int wfs_namespace_build(const struct wfs_model *m, enum wfs_layout layout,
 	if (ns == NULL)
 		return -ENOMEM;
 	ns->layout = layout;
+	if (view) {
+		ns->view = *view;
+		warn_undecoded(m, view, warn);
+	}
 	struct builder b = {.m = m, .ns = ns, .warn = warn};
 	uint32_t root;
 	int rc = add(&b, 0, "", 0, WFS_NODE_DIR, WFS_NO_REF, &root);
+	if (rc == 0)
+		rc = add_groups(&b);
 	if (rc == 0)
 		rc = add_tensors(&b);
 	if (rc == 0)
@@ -419,6 +492,7 @@ int wfs_namespace_build(const struct wfs_model *m, enum wfs_layout layout,
 		rc = layout_nodes(&b);
 	free(b.e);
 	free(b.table);
+	free(b.group_dir);
 	if (rc < 0) {
 		wfs_namespace_free(ns);
 		return rc;
@@ -434,6 +508,14 @@ void wfs_namespace_free(struct wfs_namespace *ns)
 	free(ns->nodes);
 	free(ns->arena);
 	free(ns);
+}
+
+ssize_t wfs_node_read(const struct wfs_model *m, const struct wfs_namespace *ns, const struct wfs_node *n,
+		      void *buf, size_t len, uint64_t off)
+{
+	if (n->kind != WFS_NODE_TENSOR)
+		return -EISDIR;
+	return wfs_view_read(&ns->view, m, &m->tensors[n->ref], buf, len, off);
 }
 
 ssize_t wfs_namespace_lookup(const struct wfs_namespace *ns, uint32_t dir, const char *name, size_t len)

@@ -169,6 +169,8 @@ struct wfs_req {
 	char errbody[512];
 	size_t errlen;
 	long long started;
+	long long first_at;         /**< when the first attempt was due (monotonic ms) */
+	bool told;                  /**< "still retrying" was said (after RETRY_NOTICE_MS) */
 	void *easy;
 	void *headers;
 };
@@ -225,6 +227,7 @@ struct wfs_remote {
 	size_t nfiles, cap_files;
 	size_t chunk_size;
 	char *source;           /**< for messages */
+	const struct wfs_listing *listing; /**< while the model is opened: its files */
 };
 
 /* ---- discovery (remote_discover.c) ------------------------------------- */
@@ -257,8 +260,11 @@ char *wfs_listing_url(const struct wfs_listing *l, const char *path);
 
 /* ---- the chunk cache (remote_cache.c) ---------------------------------- */
 
-int wfs_cache_new(struct wfs_remote *r, size_t capacity, const char *dir, struct wfs_cache **out,
-		  struct wfs_error *err);
+/** The default of cache_dir_size: 10 GiB. */
+#define WFS_REMOTE_DEFAULT_DIR_SIZE (10ULL << 30)
+
+int wfs_cache_new(struct wfs_remote *r, size_t capacity, const char *dir, uint64_t dir_limit,
+		  struct wfs_cache **out, struct wfs_error *err);
 void wfs_cache_free(struct wfs_cache *c);
 
 /** Reads exactly @p len bytes at @p off through the cache: len or -EIO. */

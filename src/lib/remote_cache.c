@@ -37,21 +37,40 @@
  *   ETag (s3://, https://), the path and the size, plus the chunk size:
  *   bytes of another version of a file can never be served. Files without
  *   such an identity (an HTTP server that sends no ETag) are not disk-cached.
+ * - Disk size (cache_dir_size): a chunk file's mtime is when it was last
+ *   used (written, read from disk, or, at most once a second, served from
+ *   memory: futimens/utimensat), so the oldest mtimes are the least
+ *   recently used chunks. Each cache keeps an estimate of the directory's
+ *   bytes (a scan at open, plus what it wrote since its last scan); past
+ *   the limit, the writer scans the directory and removes the least
+ *   recently used chunk files until 7/8 of the limit remain. Several mounts
+ *   may share one directory: a trim holds an exclusive flock on
+ *   DIR/.lock (one trimmer at a time; a mount that finds it taken leaves
+ *   the work to the holder); chunks appear only by rename, so a reader
+ *   opens a whole chunk or none, and a chunk removed while another mount
+ *   reads it stays readable through that mount's open descriptor. Only
+ *   files the cache itself names (digits, and its own stale temporaries)
+ *   in directories it names (16 hex digits, '-', digits) are ever removed.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "remote.h"
 
 #define MAX_WORKERS 16
 #define MAX_WINDOW 16
+/* A chunk served from memory refreshes its disk file's mtime at most this often. */
+#define TOUCH_MS 1000
 
 enum chunk_state { LOADING, READY, FAILED };
 
@@ -61,6 +80,7 @@ struct chunk {
 	uint8_t *data;
 	size_t len;
 	int refs;
+	long long touched_ms; /* when its disk file's mtime was last set (cache_dir_size) */
 	enum chunk_state state;
 	int err;
 	bool in_table, queued, readahead;
@@ -85,7 +105,17 @@ struct wfs_cache {
 	bool stop;
 	unsigned window;
 	bool disk_warned;
+	uint64_t dir_limit;   /* cache_dir_size */
+	uint64_t dir_bytes;   /* estimate: the last scan plus our writes since */
+	bool trimming;        /* a thread of ours is trimming */
 };
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static size_t bucket(const struct wfs_cache *c, uint32_t id, uint64_t k)
 {
@@ -330,8 +360,160 @@ static bool disk_read(struct wfs_cache *c, struct chunk *x)
 		return false;
 	struct stat st;
 	bool ok = fstat(fd, &st) == 0 && (uint64_t)st.st_size == x->len && read_all(fd, x->data, x->len) == 0;
+	if (ok)
+		futimens(fd, NULL); /* most recently used (cache_dir_size); best effort */
 	close(fd);
 	return ok;
+}
+
+/* ---- disk size ---------------------------------------------------------- */
+
+struct disk_entry {
+	struct timespec used;
+	uint64_t size;
+	char *path;
+};
+
+static bool all_digits(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* A directory name of ours: 16 lowercase hex digits, '-', the chunk size. */
+static bool our_dir_name(const char *s)
+{
+	for (int i = 0; i < 16; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return s[16] == '-' && all_digits(s + 17);
+}
+
+static int older_first(const void *a, const void *b)
+{
+	const struct disk_entry *x = a, *y = b;
+	if (x->used.tv_sec != y->used.tv_sec)
+		return x->used.tv_sec < y->used.tv_sec ? -1 : 1;
+	return x->used.tv_nsec < y->used.tv_nsec ? -1 : x->used.tv_nsec > y->used.tv_nsec;
+}
+
+/*
+ * The chunk files under the cache directory (appended to *@p v), and their
+ * bytes. Temporaries of a writer that died (older than an hour) are removed.
+ */
+static int disk_scan(const char *root, struct disk_entry **v, size_t *n, size_t *cap, uint64_t *total)
+{
+	DIR *top = opendir(root);
+	if (top == NULL)
+		return -errno;
+	int rc = 0;
+	time_t now = time(NULL);
+	struct dirent *d;
+	while (rc == 0 && (d = readdir(top)) != NULL) {
+		if (!our_dir_name(d->d_name))
+			continue;
+		char dir[4200];
+		snprintf(dir, sizeof(dir), "%s/%s", root, d->d_name);
+		DIR *sub = opendir(dir);
+		if (sub == NULL)
+			continue; /* removed meanwhile, or not a directory */
+		struct dirent *e;
+		while (rc == 0 && (e = readdir(sub)) != NULL) {
+			bool chunk = all_digits(e->d_name);
+			if (!chunk && strstr(e->d_name, ".tmp.") == NULL)
+				continue;
+			struct stat st;
+			if (fstatat(dirfd(sub), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+				continue;
+			if (!chunk) {
+				if (now - st.st_mtime > 3600)
+					unlinkat(dirfd(sub), e->d_name, 0);
+				continue;
+			}
+			if (*n == *cap) {
+				size_t ncap = *cap ? *cap * 2 : 256;
+				struct disk_entry *nv = ncap > SIZE_MAX / sizeof(*nv) ? NULL : realloc(*v, ncap * sizeof(*nv));
+				if (nv == NULL) {
+					rc = -ENOMEM;
+					break;
+				}
+				*v = nv;
+				*cap = ncap;
+			}
+			size_t len = strlen(dir) + strlen(e->d_name) + 2;
+			char *path = malloc(len);
+			if (path == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			snprintf(path, len, "%s/%s", dir, e->d_name);
+			(*v)[(*n)++] = (struct disk_entry){st.st_mtim, (uint64_t)st.st_size, path};
+			*total += (uint64_t)st.st_size;
+		}
+		closedir(sub);
+	}
+	closedir(top);
+	return rc;
+}
+
+/*
+ * Brings the cache directory under its limit: removes the least recently
+ * used chunk files until 7/8 of cache_dir_size remain, holding DIR/.lock
+ * exclusively. Returns the bytes it left, or UINT64_MAX if another
+ * process holds the lock (it is trimming) or the scan failed.
+ */
+static uint64_t disk_trim(struct wfs_cache *c)
+{
+	char lockpath[4200];
+	snprintf(lockpath, sizeof(lockpath), "%s/.lock", c->dir);
+	int lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lfd < 0) {
+		disk_warn(c, "open", lockpath);
+		return UINT64_MAX;
+	}
+	if (flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+		close(lfd);
+		return UINT64_MAX;
+	}
+	struct disk_entry *v = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t total = 0;
+	int rc = disk_scan(c->dir, &v, &n, &cap, &total);
+	if (rc == 0 && total > c->dir_limit) {
+		uint64_t target = c->dir_limit - c->dir_limit / 8;
+		qsort(v, n, sizeof(*v), older_first);
+		for (size_t i = 0; i < n && total > target; i++)
+			if (unlink(v[i].path) == 0 || errno == ENOENT)
+				total -= v[i].size;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i].path);
+	free(v);
+	flock(lfd, LOCK_UN);
+	close(lfd);
+	return rc == 0 ? total : UINT64_MAX;
+}
+
+/* After our writes took the estimate past the limit: trim, once at a time. */
+static void disk_maybe_trim(struct wfs_cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	bool go = c->dir && c->dir_bytes > c->dir_limit && !c->trimming;
+	if (go)
+		c->trimming = true;
+	pthread_mutex_unlock(&c->lock);
+	if (!go)
+		return;
+	uint64_t left = disk_trim(c);
+	pthread_mutex_lock(&c->lock);
+	if (left != UINT64_MAX)
+		c->dir_bytes = left;
+	c->trimming = false;
+	pthread_mutex_unlock(&c->lock);
 }
 
 static void disk_write(struct wfs_cache *c, struct chunk *x)
@@ -341,8 +523,13 @@ static void disk_write(struct wfs_cache *c, struct chunk *x)
 		return;
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/%" PRIu64, dir, x->k);
-	if (write_atomic(path, x->data, x->len) < 0)
+	if (write_atomic(path, x->data, x->len) < 0) {
 		disk_warn(c, "write", path);
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	c->dir_bytes += x->len;
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* ---- loading ------------------------------------------------------------ */
@@ -368,6 +555,7 @@ static void load(struct wfs_cache *c, struct chunk *x, bool keep_ref)
 	}
 	pthread_mutex_lock(&c->lock);
 	if (rc == 0) {
+		x->touched_ms = mono_ms();
 		x->state = READY;
 		if (x->in_table)
 			lru_front(c, x);
@@ -383,6 +571,8 @@ static void load(struct wfs_cache *c, struct chunk *x, bool keep_ref)
 	if (!keep_ref)
 		chunk_unref(x);
 	pthread_mutex_unlock(&c->lock);
+	/* After the chunk is published: nobody waits for the trim. */
+	disk_maybe_trim(c);
 }
 
 static void *worker(void *arg)
@@ -489,8 +679,19 @@ static void plan_readahead(struct wfs_cache *c, struct wfs_remote_file *f, uint6
 }
 
 /* A READY chunk with a reference for the caller, or NULL with *rc set. */
+/* A chunk used from memory is used: its disk file is not the least recently used. */
+static void disk_touch(struct wfs_cache *c, struct chunk *x)
+{
+	if (__atomic_load_n(&x->f->disk_state, __ATOMIC_ACQUIRE) <= 0)
+		return;
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/%" PRIu64, disk_dir(c, x->f), x->k);
+	utimensat(AT_FDCWD, path, NULL, 0); /* gone (trimmed): nothing to refresh */
+}
+
 static struct chunk *get(struct wfs_cache *c, struct wfs_remote_file *f, uint64_t k, int *rc)
 {
+	bool touch = false;
 	pthread_mutex_lock(&c->lock);
 	struct chunk *x = find(c, f, k);
 	if (x == NULL) {
@@ -518,6 +719,11 @@ static struct chunk *get(struct wfs_cache *c, struct wfs_remote_file *f, uint64_
 			atomic_fetch_add(&c->r->stats.cache_hits, 1);
 			if (x->in_table)
 				lru_front(c, x);
+			long long now = mono_ms();
+			if (c->dir && now - x->touched_ms >= TOUCH_MS) {
+				x->touched_ms = now;
+				touch = true;
+			}
 		}
 	}
 	if (x->state != READY) {
@@ -526,6 +732,8 @@ static struct chunk *get(struct wfs_cache *c, struct wfs_remote_file *f, uint64_
 		x = NULL;
 	}
 	pthread_mutex_unlock(&c->lock);
+	if (touch && x)
+		disk_touch(c, x);
 	return x;
 }
 
@@ -647,14 +855,15 @@ void wfs_cache_offer(struct wfs_cache *c, struct wfs_remote_file *f, uint64_t of
 	pthread_mutex_unlock(&c->lock);
 }
 
-int wfs_cache_new(struct wfs_remote *r, size_t capacity, const char *dir, struct wfs_cache **out,
-		  struct wfs_error *err)
+int wfs_cache_new(struct wfs_remote *r, size_t capacity, const char *dir, uint64_t dir_limit,
+		  struct wfs_cache **out, struct wfs_error *err)
 {
 	struct wfs_cache *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
 	c->r = r;
 	c->capacity = capacity;
+	c->dir_limit = dir_limit;
 	c->lru.next = c->lru.prev = &c->lru;
 	c->nbuckets = 4096;
 	c->table = calloc(c->nbuckets, sizeof(*c->table));
@@ -683,6 +892,9 @@ int wfs_cache_new(struct wfs_remote *r, size_t capacity, const char *dir, struct
 			wfs_error_add(err, "cache_dir=%s: not a writable directory", dir);
 			return -ENOTDIR;
 		}
+		/* What earlier mounts left, trimmed if over the limit (it may have shrunk). */
+		uint64_t left = disk_trim(c);
+		c->dir_bytes = left == UINT64_MAX ? 0 : left;
 	}
 	return 0;
 }

@@ -316,7 +316,8 @@ static int discover_s3(struct wfs_remote *r, const struct wfs_source *src, const
 		get_document(r, &q, url, "ListObjectsV2", 64u << 20);
 		free(url);
 		if (q.rc < 0) {
-			const char *hint = q.rc == -EACCES ? " (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+			/* 403 for a key or signature, 400 for a region (AuthorizationHeaderMalformed). */
+			const char *hint = q.rc == -EACCES || q.status == 400 ? " (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
 							     "AWS_SESSION_TOKEN and AWS_REGION)" : NULL;
 			rc = req_failed(source, "listing the bucket", &q, hint, err);
 			break;

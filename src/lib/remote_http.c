@@ -36,6 +36,9 @@
 
 #define MAX_REDIRECTS 10
 #define MAX_RETRY_AFTER_MS 60000LL
+/* A request still retrying this long after its first attempt is reported
+ * through warn (stderr in the foreground): which URL, what failed. */
+#define RETRY_NOTICE_MS 2000LL
 
 struct wfs_conn {
 	CURLM *multi;
@@ -594,6 +597,10 @@ static void finish(struct wfs_http *h, struct wfs_conn *c, struct wfs_req *r, CU
 		return;
 	}
 	r->done = true;
+	if (r->told && r->rc == 0) {
+		wfs_url_for_log(r->cur_url, u, sizeof(u));
+		logf_(h, "remote: %s: answered after %d attempts", u, r->attempt);
+	}
 	if (r->rc < 0) {
 		atomic_fetch_add(&h->stats->errors, 1);
 		if (h->verbose) {
@@ -601,6 +608,25 @@ static void finish(struct wfs_http *h, struct wfs_conn *c, struct wfs_req *r, CU
 			logf_(h, "remote: %s: failed after %d attempt%s: %s", r->what ? r->what : u, r->attempt,
 			      r->attempt == 1 ? "" : "s", r->why);
 		}
+	}
+}
+
+/*
+ * Says which requests have been retrying for RETRY_NOTICE_MS (once each):
+ * a mount waiting on a failing server is not silent until it gives up.
+ * The URL is shown without its query (no signature or token).
+ */
+static void tell_retrying(struct wfs_http *h, struct wfs_req *reqs, size_t n, long long now)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct wfs_req *r = &reqs[i];
+		if (r->done || r->told || r->attempt < 2 || now - r->first_at < RETRY_NOTICE_MS)
+			continue;
+		r->told = true;
+		char u[600];
+		wfs_url_for_log(r->cur_url, u, sizeof(u));
+		logf_(h, "remote: %s: %s for %lld s; still retrying (attempt %d of %d)", u,
+		      r->why[0] ? r->why : "failing", (now - r->first_at) / 1000, r->attempt, h->max_attempts);
 	}
 }
 
@@ -627,6 +653,8 @@ void wfs_http_run(struct wfs_http *h, struct wfs_req *reqs, size_t n, size_t par
 		r->why[0] = '\0';
 		r->mtime = -1;
 		r->total = WFS_SIZE_UNKNOWN;
+		r->first_at = now_ms();
+		r->told = false;
 		if (r->cur_url == NULL) {
 			r->rc = -ENOMEM;
 			snprintf(r->why, sizeof(r->why), "out of memory");
@@ -636,6 +664,7 @@ void wfs_http_run(struct wfs_http *h, struct wfs_req *reqs, size_t n, size_t par
 	}
 	while (done < n) {
 		long long now = now_ms(), wake = now + 1000;
+		tell_retrying(h, reqs, n, now);
 		/* Start what is due, oldest first, up to the bound. */
 		for (size_t k = 0; k < n && running < parallel; k++) {
 			struct wfs_req *r = &reqs[k];

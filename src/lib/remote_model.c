@@ -11,12 +11,14 @@
  * probed the same way: the Content-Range of the first answer carries it.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "remote.h"
+#include "sources/source.h"
 
 #define INDEX_LIMIT (1u << 30)
 #define MOUNT_PARALLEL 32
@@ -168,15 +170,8 @@ static const struct wfs_listed *listed(const struct wfs_listing *l, const char *
 
 static int add_shard(struct wfs_model *m, const char *name)
 {
-	if (m->nshards >= UINT32_MAX || WFS_GROW(m->shards, m->cap.shards, m->nshards, 1) < 0)
-		return -ENOMEM;
-	struct wfs_shard *s = &m->shards[m->nshards];
-	memset(s, 0, sizeof(*s));
-	s->fd = -1;
-	if (wfs_arena_add(m, name, strlen(name), &s->name) < 0)
-		return -ENOMEM;
-	m->nshards++;
-	return 0;
+	uint32_t i;
+	return wfs_model_add_shard(m, name, strlen(name), &i);
 }
 
 static char *identity_of(const struct wfs_listing *l, const struct wfs_remote_file *f, enum wfs_src_kind kind)
@@ -264,6 +259,7 @@ static int load_headers(struct wfs_model *m, struct wfs_remote *r, const char *s
 		struct wfs_shard *s = &m->shards[p->shard];
 		s->size = size;
 		s->remote = p->f;
+		s->source = &wfs_source_remote;
 		s->mtime.tv_sec = q->mtime > 0 ? q->mtime : time(NULL);
 		const char *name = wfs_model_str(m, s->name);
 		uint64_t hlen = 0;
@@ -319,7 +315,7 @@ static int load_headers(struct wfs_model *m, struct wfs_remote *r, const char *s
 		if (p->q.rc < 0 || p->shard == UINT32_MAX || hlens[i] == UINT64_MAX)
 			continue;
 		const char *name = wfs_model_str(m, m->shards[p->shard].name);
-		int r2 = wfs_st_parse_header(m, p->shard, name, warn, (const char *)p->q.buf + 8, (size_t)hlens[i],
+		int r2 = wfs_st_parse_header(m, p->shard, 0, name, warn, (const char *)p->q.buf + 8, (size_t)hlens[i],
 					     p->f->size, err);
 		if (r2 < 0 && (rc == 0 || r2 == -ENOMEM))
 			rc = r2;
@@ -455,6 +451,12 @@ static int check_options(const struct wfs_remote_options *ro, size_t *chunk, siz
 	return 0;
 }
 
+static bool is_safetensors_listing(const struct wfs_listing *l, const struct wfs_source *src,
+				   const struct wfs_open_options *opts);
+static int open_remote_generic(struct wfs_model *m, struct wfs_remote *r, const struct wfs_listing *l,
+			       const struct wfs_source *src, const char *source,
+			       const struct wfs_open_options *opts, struct wfs_error *err);
+
 static int open_remote(struct wfs_model *m, struct wfs_remote *r, const struct wfs_source *src, const char *source,
 		       const struct wfs_open_options *opts, struct wfs_error *err)
 {
@@ -471,6 +473,10 @@ static int open_remote(struct wfs_model *m, struct wfs_remote *r, const struct w
 	int rc = wfs_discover(r, src, source, &opts->remote, &l, err);
 	if (rc < 0)
 		goto out;
+	if (!is_safetensors_listing(&l, src, opts)) {
+		rc = open_remote_generic(m, r, &l, src, source, opts, err);
+		goto out;
+	}
 
 	/* The index, when there is one. */
 	if (l.index_name) {
@@ -580,6 +586,7 @@ static int open_remote(struct wfs_model *m, struct wfs_remote *r, const struct w
 			/* An empty file: nothing to ask; the prefix check reports it. */
 			np--;
 			m->shards[i].remote = f;
+			m->shards[i].source = &wfs_source_remote;
 			m->shards[i].size = 0;
 			uint8_t zero[8] = {0};
 			uint64_t hlen = 0;
@@ -670,6 +677,11 @@ int wfs_remote_open_model(struct wfs_model *m, const char *source, const struct 
 	int rc = check_options(&opts->remote, &chunk, &cache, err);
 	if (rc < 0)
 		return rc;
+	uint64_t dir_limit = opts->remote.cache_dir_size ? opts->remote.cache_dir_size : WFS_REMOTE_DEFAULT_DIR_SIZE;
+	if (dir_limit < chunk) {
+		wfs_error_add(err, "cache_dir_size=%" PRIu64 ": must be at least chunk_size (%zu)", dir_limit, chunk);
+		return -EINVAL;
+	}
 	if ((rc = wfs_source_parse(source, &src, err)) < 0)
 		return rc;
 	struct wfs_remote *r = calloc(1, sizeof(*r));
@@ -684,8 +696,218 @@ int wfs_remote_open_model(struct wfs_model *m, const char *source, const struct 
 		wfs_source_release(&src);
 		return -ENOMEM;
 	}
-	if ((rc = wfs_cache_new(r, cache, opts->remote.cache_dir, &r->cache, err)) == 0)
+	if ((rc = wfs_cache_new(r, cache, opts->remote.cache_dir, dir_limit, &r->cache, err)) == 0)
 		rc = open_remote(m, r, &src, source, opts, err);
 	wfs_source_release(&src);
+	return rc;
+}
+
+/* ---- other formats: resolve.c over the listing ----------------------------- */
+
+static bool listed_top(const char *path, const char *suffix)
+{
+	size_t n = strlen(path), k = strlen(suffix);
+	return n > k && strcmp(path + n - k, suffix) == 0 && strchr(path, '/') == NULL && path[0] != '.';
+}
+
+/*
+ * The remote file of @p path: made once, its size asked for with a first
+ * range request when the listing does not give it (that answer's bytes
+ * are kept when they are the whole file).
+ */
+static int remote_file_for(struct wfs_remote *r, const char *path, struct wfs_remote_file **out)
+{
+	const struct wfs_listing *l = r->listing;
+	for (size_t i = 0; i < r->nfiles; i++)
+		if (strcmp(r->files[i]->path, path) == 0) {
+			*out = r->files[i];
+			return 0;
+		}
+	const struct wfs_listed *li = listed(l, path);
+	if (li == NULL && l->complete)
+		return -ENOENT;
+	struct wfs_remote_file *f = file_new(r, l, path, li ? li->size : WFS_SIZE_UNKNOWN, li ? li->etag : NULL);
+	if (f == NULL)
+		return -ENOMEM;
+	if (f->size == WFS_SIZE_UNKNOWN) {
+		struct wfs_req q;
+		memset(&q, 0, sizeof(q));
+		q.url = f->url;
+		q.has_range = true;
+		q.last = EXTRA_PROBE - 1;
+		q.known_size = WFS_SIZE_UNKNOWN;
+		q.buf = malloc(EXTRA_PROBE);
+		q.cap = EXTRA_PROBE;
+		q.what = f->path;
+		if (q.buf == NULL)
+			return -ENOMEM;
+		wfs_http_run(&r->http, &q, 1, 1);
+		int rc = q.rc;
+		if (rc == 0) {
+			f->size = q.total != WFS_SIZE_UNKNOWN ? q.total : q.status == 206 ? WFS_SIZE_UNKNOWN : q.len;
+			etag_learn(f, q.resp_etag);
+			if (f->size == WFS_SIZE_UNKNOWN)
+				rc = -EIO;
+			else if (f->size <= q.len)
+				wfs_cache_offer(r->cache, f, 0, q.buf, (size_t)f->size);
+		}
+		free(q.buf);
+		wfs_req_reset(&q);
+		if (rc < 0)
+			return rc == -ENOENT ? -ENOENT : rc == -ENOMEM ? -ENOMEM : -EIO;
+	}
+	*out = f;
+	return 0;
+}
+
+int wfs_remote_open_shard(struct wfs_model *m, uint32_t i, const char *who, struct wfs_error *err)
+{
+	struct wfs_remote *r = m->remote;
+	struct wfs_shard *s = &m->shards[i];
+	char name[PATH_MAX], q[WFS_QUOTE_MAX];
+	snprintf(name, sizeof(name), "%s", wfs_model_str(m, s->name));
+	struct wfs_remote_file *f = NULL;
+	int rc = r->listing ? remote_file_for(r, name, &f) : -ENOENT;
+	if (rc < 0) {
+		wfs_error_add(err, "%s%s%s: %s", who, *who ? ": " : "", wfs_quote(name, strlen(name), q),
+			      rc == -ENOENT ? "No such file or directory" : strerror(-rc));
+		return rc == -ENOENT ? WFS_EINVALID : rc;
+	}
+	s->remote = f;
+	s->size = f->size;
+	s->source = &wfs_source_remote;
+	s->mtime.tv_sec = time(NULL);
+	return 0;
+}
+
+static int rdir_list(void *ctx, const char *suffix, struct wfs_names *out)
+{
+	const struct wfs_listing *l = ((struct wfs_remote *)ctx)->listing;
+	int rc = 0;
+	for (size_t i = 0; i < l->n && rc == 0; i++)
+		if (listed_top(l->files[i].path, suffix))
+			rc = wfs_names_add(out, l->files[i].path);
+	return rc;
+}
+
+static bool rdir_exists(void *ctx, const char *path)
+{
+	struct wfs_remote *r = ctx;
+	struct wfs_remote_file *f;
+	return listed(r->listing, path) != NULL || (!r->listing->complete && remote_file_for(r, path, &f) == 0);
+}
+
+static int rdir_read_file(void *ctx, const char *path, size_t limit, char **out, size_t *len)
+{
+	struct wfs_remote *r = ctx;
+	const struct wfs_listing *l = r->listing;
+	const struct wfs_listed *li = listed(l, path);
+	if (li == NULL && l->complete)
+		return -ENOENT;
+	if (l->index_text && l->index_name && strcmp(path, l->index_name) == 0) {
+		if ((*out = malloc(l->index_len + 1)) == NULL)
+			return -ENOMEM;
+		memcpy(*out, l->index_text, l->index_len);
+		(*out)[l->index_len] = '\0';
+		*len = l->index_len;
+		return 0;
+	}
+	char *url = wfs_listing_url(l, path);
+	if (url == NULL)
+		return -ENOMEM;
+	struct wfs_req q;
+	memset(&q, 0, sizeof(q));
+	q.url = url;
+	q.grow = true;
+	q.limit = limit;
+	q.known_size = WFS_SIZE_UNKNOWN;
+	q.etag = li && li->etag ? li->etag : NULL;
+	q.what = path;
+	wfs_http_run(&r->http, &q, 1, 1);
+	free(url);
+	wfs_req_reset(&q);
+	int rc = q.rc;
+	if (rc == 0) {
+		char *text = realloc(q.buf, q.len + 1);
+		if (text == NULL) {
+			free(q.buf);
+			return -ENOMEM;
+		}
+		text[q.len] = '\0';
+		*out = text;
+		*len = q.len;
+		return 0;
+	}
+	free(q.buf);
+	return rc == -ENOENT ? -ENOENT : rc == -ENOMEM ? -ENOMEM : rc == -E2BIG ? -EFBIG : -EIO;
+}
+
+static ssize_t rdir_read_head(void *ctx, const char *path, uint8_t *buf, size_t cap)
+{
+	struct wfs_remote_file *f;
+	int rc = remote_file_for(ctx, path, &f);
+	if (rc < 0)
+		return rc;
+	size_t n = f->size < cap ? (size_t)f->size : cap;
+	ssize_t got = wfs_remote_pread(f, buf, n, 0);
+	return got < 0 ? got : (ssize_t)n;
+}
+
+static const struct wfs_dir_ops remote_dir = {
+	.list = rdir_list,
+	.exists = rdir_exists,
+	.read_file = rdir_read_file,
+	.read_head = rdir_read_head,
+};
+
+/* Whether the safetensors fast path (parallel header requests) applies to this listing. */
+static bool is_safetensors_listing(const struct wfs_listing *l, const struct wfs_source *src,
+				   const struct wfs_open_options *opts)
+{
+	if (opts->format)
+		return strcmp(opts->format, "safetensors") == 0;
+	if (src->kind == WFS_SRC_HTTP && src->file)
+		return listed_top(src->file, ".safetensors") || (l->index_name && !listed_top(l->index_name, ".bin.index.json"));
+	if (l->index_name || (src->kind == WFS_SRC_HTTP && !l->complete))
+		return true;
+	for (size_t i = 0; i < l->n; i++)
+		if (is_shard_name(l->files[i].path))
+			return true;
+	return false;
+}
+
+/* A remote model of another format: resolve.c's rules over the listing, reads through the cache. */
+static int open_remote_generic(struct wfs_model *m, struct wfs_remote *r, const struct wfs_listing *l,
+			       const struct wfs_source *src, const char *source,
+			       const struct wfs_open_options *opts, struct wfs_error *err)
+{
+	struct wfs_dir d = {.ops = &remote_dir, .ctx = r};
+	r->listing = l;
+	int rc = src->kind == WFS_SRC_HTTP && src->file ? wfs_resolve_file(m, &d, src->file, opts, err)
+							: wfs_resolve_dir(m, &d, source, opts, err);
+	struct wfs_remote_file **extras = calloc(l->n + 1, sizeof(*extras));
+	size_t nextras = 0;
+	if (extras == NULL && rc == 0)
+		rc = -ENOMEM;
+	for (size_t i = 0; i < l->n && rc == 0 && !opts->no_extras; i++) {
+		const char *path = l->files[i].path;
+		bool used = m->sharded && strcmp(wfs_model_str(m, m->index_name), path) == 0;
+		for (size_t s = 0; s < m->nshards && !used; s++)
+			used = strcmp(wfs_model_str(m, m->shards[s].name), path) == 0;
+		if (!used)
+			rc = remote_file_for(r, path, &extras[nextras++]);
+	}
+	if (rc == 0)
+		rc = note_tensor_ends(m);
+	for (size_t i = 0; i < r->nfiles && rc == 0; i++) {
+		struct wfs_remote_file *f = r->files[i];
+		if ((src->kind == WFS_SRC_HF || f->etag[0]) && f->identity == NULL &&
+		    (f->identity = identity_of(l, f, src->kind)) == NULL)
+			rc = -ENOMEM;
+	}
+	if (rc == 0)
+		rc = add_extras(m, extras, nextras, (struct timespec){time(NULL), 0});
+	free(extras);
+	r->listing = NULL;
 	return rc;
 }

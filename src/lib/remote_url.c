@@ -71,7 +71,12 @@ static int parse_http(const char *source, struct wfs_source *out, struct wfs_err
 	size_t n = strlen(source);
 	const char *last = strrchr(rest, '/');
 	size_t lastlen = last ? strlen(last + 1) : 0;
-	if (last && (ends_with(source, n, ".safetensors") || ends_with(source, n, ".json")) && lastlen > 0) {
+	/* A URL ending in a model file's name (or an index) names that file; else a directory. */
+	static const char *const file_ends[] = {".safetensors", ".json", ".bin", ".pt", ".pth", ".gguf", ".onnx", ".index"};
+	bool is_file = false;
+	for (size_t i = 0; i < sizeof(file_ends) / sizeof(file_ends[0]); i++)
+		is_file |= ends_with(source, n, file_ends[i]);
+	if (last && is_file && lastlen > 0) {
 		out->file = strdup(last + 1);
 		out->base = strndup(source, (size_t)(last + 1 - source));
 	} else {

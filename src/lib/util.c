@@ -82,3 +82,24 @@ int wfs_arena_printf(struct wfs_model *m, struct wfs_str *out, const char *fmt, 
 	m->arena_len += (size_t)n + 1;
 	return 0;
 }
+
+size_t wfs_path_normalize(const char *path, size_t len, char *out)
+{
+	size_t o = 0;
+	if (len && path[0] == '/') /* absolute stays absolute, to be refused */
+		out[o++] = '/';
+	for (size_t i = 0; i < len;) {
+		const char *slash = memchr(path + i, '/', len - i);
+		size_t end = slash ? (size_t)(slash - path) : len;
+		size_t n = end - i;
+		if (n && !(n == 1 && path[i] == '.')) {
+			if (o && out[o - 1] != '/')
+				out[o++] = '/';
+			memcpy(out + o, path + i, n);
+			o += n;
+		}
+		i = end + 1;
+	}
+	out[o] = '\0';
+	return o;
+}

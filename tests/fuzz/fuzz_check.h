@@ -51,13 +51,11 @@ static void *fz_malloc(size_t n)
 }
 
 /* An empty model, as the library's own constructor (model.c) makes one. */
-static struct wfs_model *fz_model_new(void)
+static inline struct wfs_model *fz_model_new(void)
 {
-	struct wfs_model *m = calloc(1, sizeof(*m));
+	struct wfs_model *m = wfs_model_new(); /* the root group, '.' as the separator */
 	if (m == NULL)
 		abort();
-	m->dirfd = -1;
-	m->format = "safetensors";
 	return m;
 }
 
@@ -245,10 +243,12 @@ static void fz_check_xattrs(const struct wfs_model *m, const struct wfs_namespac
 		FZ_CHECK(wfs_xattr_list(m, ns, node, list, (size_t)len - 1) == -ERANGE,
 			 "listxattr: a short buffer is not -ERANGE");
 	FZ_CHECK(len == 0 || list[len - 1] == '\0', "listxattr: not NUL-terminated");
+	FZ_CHECK(len <= WFS_XATTR_LIST_MAX, "listxattr: %zd bytes, over the kernel's limit", len);
 	const struct wfs_node *n = &ns->nodes[node];
 	for (ssize_t at = 0; at < len;) {
 		const char *name = list + at;
 		size_t nlen = strlen(name);
+		FZ_CHECK(nlen > 0 && nlen <= WFS_XATTR_NAME_MAX, "listxattr: a name of %zu bytes", nlen);
 		const char *expect = NULL;
 		size_t elen = 0;
 		if (n->kind == WFS_NODE_TENSOR) {

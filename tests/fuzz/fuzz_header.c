@@ -81,7 +81,7 @@ static int parse_like_a_shard(const uint8_t *data, size_t size, uint64_t header_
 		m->shards[0].size = size;
 		m->nshards = 1;
 		if (wfs_arena_add(m, "fuzz.safetensors", 16, &m->shards[0].name) == 0)
-			rc = wfs_st_parse_header(m, 0, "fuzz.safetensors", NULL, header, (size_t)header_len, size, &err);
+			rc = wfs_st_parse_header(m, 0, 0, "fuzz.safetensors", NULL, header, (size_t)header_len, size, &err);
 		if (rc == 0)
 			rc = wfs_model_finish(m, &err);
 	}

@@ -5,8 +5,7 @@
 
 Rewrites tests/fuzz/corpus/{header,index,names}/ from scratch: the sample
 files written by the reference implementation (SAMPLES_DIR, default
-../shared/data/safetensors-samples next to the repository, or
-/work/shared/data/safetensors-samples), small valid files covering every
+tests/data/safetensors-samples), small valid files covering every
 dtype, scalars, empty tensors, metadata and awkward names, and one invalid
 file per problem the README lists. Only the standard library and the
 safetensors writer of tests/lib are used, and the output is deterministic,
@@ -101,7 +100,8 @@ def header_seeds(samples):
     seeds["bad-metadata-array"] = raw(b'{"__metadata__":["a"]}')
     seeds["bad-entry-not-object"] = one("[1]")
     seeds["bad-missing-dtype"] = one('{"shape":[1],"data_offsets":[0,1]}', b"\x00")
-    seeds["bad-unknown-key"] = one('{"dtype":"U8","shape":[1],"data_offsets":[0,1],"k":0}', b"\x00")
+    # Other keys of a tensor entry are ignored with a warning (issue 13).
+    seeds["valid-unknown-key"] = one('{"dtype":"U8","shape":[1],"data_offsets":[0,1],"k":{"q":[0]}}', b"\x00")
     seeds["bad-unknown-dtype"] = one(t % ("bf16", "[1]", "[0,2]"), b"\x00\x00")
     seeds["bad-shape-not-array"] = one(t % ("U8", '"1"', "[0,1]"), b"\x00")
     seeds["bad-shape-negative"] = one(t % ("U8", "[-1]", "[0,1]"), b"\x00")
@@ -125,6 +125,10 @@ def header_seeds(samples):
     seeds["bad-beyond-data"] = one(t % ("U8", "[4]", "[0,4]"), b"\x00")
     seeds["bad-trailing-data"] = one(t % ("U8", "[1]", "[0,1]"), b"\x00\x00")
     seeds["bad-lone-surrogate"] = raw(b'{"\\ud800":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', b"\x00")
+    seeds["bad-lone-low-surrogate-escape"] = raw(b'{"__metadata__":{"k":"\\udc00\\ud800"}}')
+    seeds["bad-bom"] = raw(b'\xef\xbb\xbf{}')
+    seeds["valid-metadata-nul-key"] = raw(b'{"__metadata__":{"a\\u0000b":"v","c":"d"}}')
+    seeds["valid-metadata-long-keys"] = raw(b'{"__metadata__":{"' + b"k" * 242 + b'":"v","' + b"j" * 241 + b'":"w"}}')
     return seeds
 
 
@@ -158,6 +162,8 @@ def index_seeds():
         "bad-duplicate-top": b'{"weight_map":{},"weight_map":{}}',
         "bad-nul-key": b'{"weight_map":{"a\\u0000":"a.safetensors"}}',
         "bad-not-utf8": b'{"weight_map":{"\xff":"a.safetensors"}}',
+        "bad-bom": b"\xef\xbb\xbf" + js({"weight_map": {}}),
+        "bad-only-dots": js({"weight_map": {"a": "./.", "b": ".//"}}),
         "edge-escapes": b'{"weight_map":{"\\u00e9\\ud83d\\ude00":"s\\/x.safetensors","\\ud800":"a"}}',
     }
     return seeds
@@ -197,11 +203,7 @@ def write(kind, seeds):
 def main():
     samples = Path(sys.argv[1]) if len(sys.argv) > 1 else None
     if samples is None:
-        for cand in (HERE.parents[2] / "shared" / "data" / "safetensors-samples",
-                     Path("/work/shared/data/safetensors-samples")):
-            if cand.is_dir():
-                samples = cand
-                break
+        samples = HERE.parent / "data" / "safetensors-samples"
     if samples is None or not samples.is_dir():
         sys.exit("make_seeds.py: safetensors-samples not found; pass its directory")
     write("header", header_seeds(samples))

@@ -14,9 +14,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))  # the shared helpers
 
-from weightfs_binaries import REPO, require_inspect  # noqa: E402
-
-SAMPLES = REPO.parent / "shared" / "data" / "safetensors-samples"
+from testdata import SAFETENSORS_SAMPLES as SAMPLES  # noqa: E402
+from weightfs_binaries import require_inspect  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -51,5 +50,5 @@ def inspect(binary):
 @pytest.fixture(scope="session")
 def samples():
     if not SAMPLES.is_dir():
-        pytest.fail(f"{SAMPLES} is missing (the shared test data)")
+        pytest.fail(f"{SAMPLES} is missing (tests/data/safetensors-samples, part of the repository)")
     return SAMPLES

@@ -53,7 +53,8 @@ def test_usage_errors(inspect, tmp_path):
         ("stats", "-j", "0", path),
         ("stats", "-j", "many", path),
         ("stats", path, "-j"),
-        ("verify", path, "--strict", "--hash", "extra"),
+        ("verify", path, "--paths"),  # verify takes GLOBs since issue 13; --paths needs --hash
+        ("ls", path, "--paths"),
         ("diff", path),
         ("help", "nope"),
     ]

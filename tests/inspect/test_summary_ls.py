@@ -119,10 +119,10 @@ def test_samples_values(inspect, samples, name):
     assert row["min"] == min(want) and row["max"] == max(want)
 
 
-def test_samples_directory_is_invalid(inspect, samples):
-    """Every tensor is in its own file and in overall.safetensors: the mount refuses it."""
-    p = inspect.run("summary", samples, check=4)
-    assert 'tensor "B" is in both "B.safetensors" and "overall.safetensors"' in p.stderr
+def test_samples_directory_as_subdirectories(inspect, samples):
+    """Ten unrelated files: each is its own model (a subdirectory of the mount)."""
+    out = inspect.json("summary", samples)
+    assert out["tensors"] == 9 + 9 and out["shards"] == 10
 
 
 # --- generated models ------------------------------------------------------------
@@ -141,7 +141,7 @@ def test_merged_directory(inspect, tmp_path):
     rng = random.Random(7)
     tensors = random_tensors(rng, 50)
     for k in range(3):
-        stmodel.write_safetensors(tmp_path / f"part{k}.safetensors", tensors[k::3],
+        stmodel.write_safetensors(tmp_path / f"m-0000{k + 1}-of-00003.safetensors", tensors[k::3],
                                   {"format": "pt", f"key{k}": "v"})
     (tmp_path / "README.md").write_text("not a model")
     got = check_summary(inspect, tmp_path)

@@ -32,8 +32,6 @@ INVALID_FILES = [
     ("metadata", '{"__metadata__":{"a":1}}', b"", None, "__metadata__ must be null or an object of strings"),
     ("entry", '{"t":3}', b"", None, 'tensor "t": entry is not an object'),
     ("missing", '{"t":{"shape":[1],"data_offsets":[0,1]}}', b"\0", None, 'tensor "t": missing "dtype"'),
-    ("unknown_key", '{"t":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"k":1}}', b"\0", None,
-     'tensor "t": unknown key "k"'),
     ("unknown_dtype", '{"t":{"dtype":"bf16","shape":[1],"data_offsets":[0,2]}}', b"\0\0", None,
      'tensor "t": unknown dtype "bf16"'),
     ("shape", '{"t":{"dtype":"U8","shape":"x","data_offsets":[0,1]}}', b"\0", None,
@@ -116,10 +114,12 @@ def test_invalid_index(inspect, tmp_path, case):
 
 
 def test_tensor_in_two_files(inspect, tmp_path):
-    model = good_shards(tmp_path / "m")
-    stmodel.write_safetensors(model / "s3.safetensors", [("c", "I8", (1,), b"\1")])
+    model = tmp_path / "m"
+    model.mkdir()
+    stmodel.write_safetensors(model / "m-00001-of-00002.safetensors", [("c", "I8", (3,), b"\1\2\3")])
+    stmodel.write_safetensors(model / "m-00002-of-00002.safetensors", [("c", "I8", (1,), b"\1")])
     p = inspect.run("verify", model, check=4)
-    assert 'tensor "c" is in both "s2.safetensors" and "s3.safetensors"' in p.stderr
+    assert 'tensor "c" is in both "m-00001-of-00002.safetensors" and "m-00002-of-00002.safetensors"' in p.stderr
 
 
 def test_unreadable_sources(inspect, tmp_path):
@@ -127,7 +127,7 @@ def test_unreadable_sources(inspect, tmp_path):
     assert "No such file or directory" in p.stderr
     (tmp_path / "empty").mkdir()
     p = inspect.run("verify", tmp_path / "empty", check=3)
-    assert "no model.safetensors.index.json and no *.safetensors" in p.stderr
+    assert "no model index and no model files" in p.stderr
     out = inspect.json("verify", tmp_path / "nope", status=3)
     assert out["valid"] is False and out["exit_code"] == 3
 
@@ -140,8 +140,11 @@ def test_valid_and_hashes(inspect, tmp_path):
     assert p.stdout == "valid: 3 tensors in 2 files, 9 bytes\n" and p.stderr == ""
     want = {n: hashlib.sha256(t.data).hexdigest() for n, t in stmodel.read_model(model).tensors.items()}
     p = inspect.run("verify", model, "--hash", check=0)
-    lines = p.stdout.splitlines()
-    assert lines[:-1] == [f"{want[n]}  {n}" for n in ("a", "b", "c")]
+    # stdout is a clean checksum file; the verdict goes to stderr
+    assert p.stdout.splitlines() == [f"{want[n]}  {n}" for n in ("a", "b", "c")]
+    assert p.stderr == "weightfs-inspect: valid: 3 tensors in 2 files, 9 bytes\n"
+    p = inspect.run("verify", model, "--hash", "b", "c*", check=0)
+    assert p.stdout.splitlines() == [f"{want[n]}  {n}" for n in ("b", "c")]
     out = inspect.json("verify", "--hash", model)
     assert out["valid"] and out["problems"] == [] and out["warnings"] == []
     assert out["tensors"] == 3 and out["files"] == 2 and out["total_bytes"] == 9
@@ -184,3 +187,16 @@ def test_warnings_and_strict(inspect, tmp_path):
     p = inspect.run("verify", model, check=0)
     assert 'tensor "b" is not in the index' in p.stderr
     assert inspect.json("summary", model)["tensors"] == 3
+
+
+def test_unknown_key_is_a_warning_and_strict_makes_it_a_problem(inspect, tmp_path):
+    """The reference implementation loads entries with other keys (issue 13)."""
+    path = tmp_path / "k.safetensors"
+    header = b'{"t":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"k":1}}'
+    path.write_bytes(len(header).to_bytes(8, "little") + header + b"\0")
+    p = inspect.run("verify", path, check=0)
+    assert 'tensor "t": unknown key "k" ignored' in p.stderr and p.stdout.endswith("with warnings\n")
+    p = inspect.run("verify", "--strict", path, check=4)
+    assert 'tensor "t": unknown key "k" ignored' in p.stderr
+    out = inspect.json("verify", "--strict", path, status=4)
+    assert any('unknown key "k"' in line for line in out["problems"])

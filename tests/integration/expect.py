@@ -9,6 +9,7 @@ that clashes with a directory the suffix "%file". Nothing here runs weightfs.
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +65,23 @@ def other_entries(model_dir, hidden):
     return files, dirs
 
 
+SPLIT_PART = re.compile(r"^(.*)-(\d+)-of-(\d+)\.safetensors$")
+
+
+def directory_files(model_dir):
+    """The README's rules for a directory without an index: model.safetensors
+    alone, else the one file or the parts NAME-0000N-of-0000M of one model.
+    Several unrelated files become subdirectories, which this oracle does not
+    model (tests of that case check the paths themselves)."""
+    names = sorted(p.name for p in model_dir.glob("*.safetensors") if not p.name.startswith("."))
+    if "model.safetensors" in names:
+        return ["model.safetensors"]
+    stems = {(m.group(1), m.group(3)) for m in map(SPLIT_PART.match, names) if m}
+    if len(names) == 1 or (len(stems) == 1 and all(SPLIT_PART.match(n) for n in names)):
+        return names
+    raise ValueError(f"{model_dir}: several unrelated files (subdirectories) are not modelled here")
+
+
 def load_model(source):
     """The oracle's view of what weightfs SOURCE should show."""
     source = Path(source)
@@ -80,7 +98,7 @@ def load_model(source):
         shards, index_metadata = read_index(model_dir / INDEX_NAME)
         hidden = set(shards) | {INDEX_NAME}
     else:
-        shards = sorted(p.name for p in model_dir.glob("*.safetensors"))
+        shards = directory_files(model_dir)
         hidden = set(shards)
     tensors, metadata = read_shards(model_dir, shards)
     files, dirs = other_entries(model_dir, hidden)

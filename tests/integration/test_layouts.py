@@ -123,12 +123,12 @@ def test_single_shard_file_given_directly(mount, llama_dir):
     checks.assert_mount_matches(mount(source), expect.load_model(source))
 
 
-def test_directory_without_index_is_merged(tmp_path, mount):
+def test_directory_of_parts_without_index_is_merged(tmp_path, mount):
     model_dir = tmp_path / "merged"
     model_dir.mkdir()
-    parts = {"a.safetensors": {"enc.layers.0.w": ("F16", (4, 4)), "enc.norm": ("F32", (4,))},
-             "b.safetensors": {"dec.layers.0.w": ("F16", (4, 4)), "dec.norm": ("F32", (4,))},
-             "c.safetensors": {"head.w": ("BF16", (8, 4))}}
+    parts = {"m-00001-of-00003.safetensors": {"enc.layers.0.w": ("F16", (4, 4)), "enc.norm": ("F32", (4,))},
+             "m-00002-of-00003.safetensors": {"dec.layers.0.w": ("F16", (4, 4)), "dec.norm": ("F32", (4,))},
+             "m-00003-of-00003.safetensors": {"head.w": ("BF16", (8, 4))}}
     for seed, (name, spec) in enumerate(parts.items()):
         write_safetensors(model_dir / name, random_tensors(spec, seed),
                           {"part": name} if seed == 0 else {"other": name})

@@ -1,16 +1,16 @@
 """The reference implementation's sample files (see
-/work/shared/data/README.md): names, dtypes, shapes, metadata and values."""
+tests/data/README.md): names, dtypes, shapes, metadata and values."""
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import checks
 import expect
+from testdata import SAFETENSORS_SAMPLES
 
-SAMPLES = Path("/work/shared/data/safetensors-samples")
+SAMPLES = SAFETENSORS_SAMPLES
 
 # tensor (= file) name -> (safetensors dtype, numpy dtype)
 SAMPLE_DTYPES = {"B": ("U8", "<u1"), "H": ("U16", "<u2"), "I": ("U32", "<u4"),
@@ -57,15 +57,24 @@ def test_overall_sample(mount):
 
 
 @pytest.mark.parametrize("layout", expect.LAYOUTS)
-def test_samples_directory_merged(mount, tmp_path, layout):
-    """The nine one-tensor files as one merged directory (overall.safetensors
-    left out: its names are in the others)."""
+def test_samples_directory_as_subdirectories(mount, tmp_path, layout):
+    """The ten sample files are unrelated models (no index, no model.safetensors,
+    no NAME-0000N-of-0000M parts): each is a subdirectory named after its file,
+    with its own user.format and metadata, and none clashes with another."""
     model_dir = tmp_path / "samples"
     model_dir.mkdir()
-    for name in SAMPLE_DTYPES:
+    for name in [*SAMPLE_DTYPES, "overall"]:
         (model_dir / f"{name}.safetensors").symlink_to(SAMPLES / f"{name}.safetensors")
+    (model_dir / "notes.txt").write_text("not a model\n")
     mnt = mount(model_dir, "-o", f"layout={layout}")
+    assert sorted(os.listdir(mnt)) == sorted([*SAMPLE_DTYPES, "overall", "notes.txt"])
     for name in SAMPLE_DTYPES:
-        assert_sample_tensor(mnt, name)
-        assert os.getxattr(mnt / name, "user.shard") == f"{name}.safetensors".encode()
-    checks.assert_mount_matches(mnt, expect.load_model(model_dir), layout)
+        assert os.listdir(mnt / name) == [name]
+        assert_sample_tensor(mnt / name, name)
+        assert_sample_metadata(mnt / name)
+        assert os.getxattr(mnt / name / name, "user.shard") == f"{name}.safetensors".encode()
+        assert_sample_tensor(mnt / "overall", name)
+    assert os.getxattr(mnt / "overall", "user.tensors") == b"9"
+    assert (mnt / "notes.txt").read_text() == "not a model\n"
+    # The root is no group: it has no metadata of its own.
+    assert "user.metadata.test" not in os.listxattr(mnt)

@@ -61,7 +61,9 @@ class S3Server:
         if key != self.access_key:
             return "InvalidAccessKeyId", "unknown access key"
         if region != self.region:
-            return "AuthorizationHeaderMalformed", f"region {region} is wrong; expecting {self.region}"
+            # What AWS answers, with HTTP 400.
+            return ("AuthorizationHeaderMalformed", "The authorization header is malformed; the region "
+                    f"'{region}' is wrong; expecting '{self.region}'", 400)
         amz_date = h.headers.get("x-amz-date", "")
         try:
             when = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
@@ -127,7 +129,7 @@ class S3Server:
         url = urllib.parse.urlsplit(h.path)
         problem = self.verify(h, url.path, url.query)
         if problem:
-            return self.error(h, 403, problem[0], problem[1], body)
+            return self.error(h, problem[2] if len(problem) > 2 else 403, problem[0], problem[1], body)
         parts = urllib.parse.unquote(url.path).lstrip("/").split("/", 1)
         bucket = parts[0]
         key = parts[1] if len(parts) > 1 else ""

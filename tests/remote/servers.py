@@ -162,3 +162,58 @@ class Nginx:
     def since(self, mark):
         time.sleep(0.2)
         return self.log()[mark:]
+
+
+S3RVER_DIR = Path(__file__).resolve().parent / "s3rver"
+
+
+class S3rver:
+    """@20minutes/s3rver 4.x (npm; tests/remote/s3rver/package-lock.json),
+    a third-party S3 implementation that verifies every AWS Signature V4,
+    run by node on 127.0.0.1 through s3rver/serve.js. uploads maps
+    "BUCKET/PREFIX" to a local directory whose files become objects.
+    contrib/test.sh installs it with `npm ci`; a missing install is a test
+    failure that says so."""
+
+    def __init__(self, access_key, secret_key, uploads, store):
+        self.access_key, self.secret_key = access_key, secret_key
+        self.uploads, self.store = uploads, Path(store)
+        self.proc = None
+        self.port = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        node = shutil.which("node") or shutil.which("nodejs")
+        if node is None:
+            pytest.fail("node is missing: apt-get install nodejs npm (contrib/test.sh does)")
+        if not (S3RVER_DIR / "node_modules" / "@20minutes" / "s3rver").is_dir():
+            pytest.fail(f"@20minutes/s3rver is not installed: cd {S3RVER_DIR} && npm ci "
+                        "(contrib/test.sh does)")
+        self.store.mkdir(parents=True, exist_ok=True)
+        args = [node, str(S3RVER_DIR / "serve.js"), str(self.store), self.access_key,
+                self.secret_key, *(f"{k}={v}" for k, v in self.uploads.items())]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, cwd=S3RVER_DIR)
+        line = self.proc.stdout.readline()
+        if not line:
+            err = self.proc.stderr.read().decode(errors="replace")
+            self.proc.wait()
+            pytest.fail(f"s3rver did not start:\n{err}")
+        self.port = json.loads(line)["port"]
+        if not wait_port(self.port, self.proc):
+            pytest.fail("s3rver is not listening")
+        return self
+
+    def stop(self):
+        if self.proc is None:
+            return
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None

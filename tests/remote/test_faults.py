@@ -161,3 +161,65 @@ def test_everything_under_random_faults(proxy, models, mount):
     proxy.clear()
     assert good > 0
     check_all_bytes_subset(mnt, m)
+
+
+def test_mount_says_it_is_retrying_after_2s(proxy, models, weightfs_bin, tmp_path):
+    """A server answering 429 (Retry-After: 4) at mount: after 2 s the mount
+    says on stderr which URL is failing and how, then mounts."""
+    from conftest import clean_env, run
+    from fuse_mounts import unmount
+    _, ms = models
+    m = ms["org/sharded"]
+    proxy.add("429", match="index.json", count=1, ranged=False, after=4)
+    mnt = tmp_path / "m"
+    mnt.mkdir()
+    try:
+        res = run([weightfs_bin, proxy.url + m.url_path(), mnt], clean_env())
+        assert res.returncode == 0, res.stderr
+        notice = [ln for ln in res.stderr.splitlines() if "still retrying" in ln]
+        assert len(notice) == 1, res.stderr
+        assert notice[0].startswith(f"weightfs: warning: remote: http://127.0.0.1:{proxy.port}/")
+        assert "model.safetensors.index.json: HTTP 429 for 2 s; still retrying (attempt 2 of 6)" in notice[0]
+        assert "answered after 2 attempts" in res.stderr
+    finally:
+        unmount(mnt)
+
+
+def test_brief_retries_are_silent(proxy, models, weightfs_bin, tmp_path):
+    from conftest import clean_env, run
+    from fuse_mounts import unmount
+    _, ms = models
+    m = ms["org/sharded"]
+    proxy.add("503", match="index.json", count=2, ranged=False)
+    mnt = tmp_path / "m"
+    mnt.mkdir()
+    try:
+        res = run([weightfs_bin, proxy.url + m.url_path(), mnt], clean_env())
+        assert res.returncode == 0 and res.stderr == "", res.stderr
+    finally:
+        unmount(mnt)
+
+
+def test_foreground_read_says_it_is_retrying(proxy, models, weightfs_bin, tmp_path):
+    """With -f, a read whose chunk keeps failing is reported on stderr after 2 s."""
+    import subprocess
+    from conftest import clean_env
+    from fuse_mounts import unmount, wait_until
+    _, ms = models
+    m = ms["org/sharded"]
+    mnt = tmp_path / "m"
+    mnt.mkdir()
+    log = tmp_path / "stderr"
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([str(weightfs_bin), "-f", "-o", "chunk_size=256K",
+                                 proxy.url + m.url_path(), str(mnt)], stdin=subprocess.DEVNULL,
+                                stdout=err, stderr=err, env=clean_env())
+    try:
+        assert wait_until(lambda: os.path.ismount(mnt), 20), log.read_text()
+        proxy.add("429", match=".safetensors", count=1, after=4)
+        assert tensor_path(mnt, BIG).read_bytes() == big_bytes(m)
+        text = log.read_text()
+        assert "still retrying" in text and "HTTP 429" in text and f"127.0.0.1:{proxy.port}" in text, text
+    finally:
+        unmount(mnt)
+        proc.wait(timeout=30)

@@ -195,20 +195,51 @@ static void test_merged_and_single(void)
 	struct wfs_model *m = NULL;
 	struct wfs_error err = {0};
 	struct warnings w;
+	/* The parts NAME-0000N-of-0000M of one model, without an index: merged. */
 	char *dir = make_dir("merged");
-	write_st(dir, "a.safetensors", shard1, 2);
-	write_st(dir, "b.safetensors", shard2, 2);
+	write_st(dir, "m-00001-of-00002.safetensors", shard1, 2);
+	write_st(dir, "m-00002-of-00002.safetensors", shard2, 2);
 	write_text(dir, "README.md", "hello");
 	CHECK(open_model(dir, &m, &err, &w) == 0);
-	CHECK(m && m->ntensors == 4 && !m->sharded && m->nshards == 2);
-	CHECK(m && has_extra(m, "README.md") && !has_extra(m, "a.safetensors"));
+	CHECK(m && m->ntensors == 4 && !m->sharded && m->nshards == 2 && m->ngroups == 1);
+	CHECK(m && has_extra(m, "README.md") && !has_extra(m, "m-00001-of-00002.safetensors"));
 	wfs_model_free(m);
 
-	write_st(dir, "c.safetensors", shard2, 1);
-	CHECK(open_model(dir, &m, &err, &w) == WFS_EINVALID);
-	CHECK_CONTAINS(err.text, "tensor \"model.norm.weight\" is in both \"b.safetensors\" and \"c.safetensors\"");
+	/* A missing part is named. */
+	char *gap = make_dir("gap");
+	write_st(gap, "m-00001-of-00003.safetensors", shard1, 2);
+	write_st(gap, "m-00003-of-00003.safetensors", shard2, 2);
+	CHECK(open_model(gap, &m, &err, &w) == WFS_EINVALID);
+	CHECK_CONTAINS(err.text, "part 2 of 3 is missing (\"m-00002-of-00003.safetensors\")");
+	wfs_error_clear(&err);
+
+	/* Parts that repeat a tensor. */
+	char *twice = make_dir("parts-twice");
+	write_st(twice, "m-00001-of-00002.safetensors", shard2, 2);
+	write_st(twice, "m-00002-of-00002.safetensors", shard2, 1);
+	CHECK(open_model(twice, &m, &err, &w) == WFS_EINVALID);
+	CHECK_CONTAINS(err.text, "tensor \"model.norm.weight\" is in both \"m-00001-of-00002.safetensors\" and \"m-00002-of-00002.safetensors\"");
+	wfs_error_clear(&err);
+
+	/* Unrelated files: one group (subdirectory) each, named by the file. */
+	char *groups = make_dir("unrelated");
+	write_st(groups, "a.safetensors", shard1, 2);
+	write_st(groups, "b.safetensors", shard2, 2);
+	CHECK(open_model(groups, &m, &err, &w) == 0);
+	CHECK(m && m->ntensors == 4 && m->ngroups == 3 && m->nshards == 2);
+	CHECK(m && strcmp(wfs_model_str(m, m->groups[1].name), "a") == 0 &&
+	      strcmp(wfs_model_str(m, m->groups[2].name), "b") == 0);
+	CHECK(m && wfs_model_find_in(m, 2, "model.norm.weight", 17) >= 0 && wfs_model_find(m, "model.norm.weight", 17) < 0);
+	wfs_model_free(m);
+
+	/* model.safetensors wins over the other files (transformers' order). */
+	write_st(groups, "model.safetensors", shard1, 1);
+	CHECK(open_model(groups, &m, &err, &w) == 0);
+	CHECK(m && m->ntensors == 1 && m->ngroups == 1 && has_extra(m, "a.safetensors"));
+	wfs_model_free(m);
 
 	char file[600];
+	write_st(dir, "c.safetensors", shard2, 1);
 	snprintf(file, sizeof(file), "%s/c.safetensors", dir);
 	CHECK(open_model(file, &m, &err, &w) == 0);
 	CHECK(m && m->ntensors == 1 && m->nextras == 0);
@@ -217,7 +248,7 @@ static void test_merged_and_single(void)
 
 	dir = make_dir("empty");
 	CHECK(open_model(dir, &m, &err, &w) == -ENOENT);
-	CHECK_CONTAINS(err.text, "no model.safetensors.index.json and no *.safetensors");
+	CHECK_CONTAINS(err.text, "no model index and no model files");
 	snprintf(file, sizeof(file), "%s/nothing-here", root);
 	CHECK(open_model(file, &m, &err, &w) == -ENOENT);
 	CHECK_CONTAINS(err.text, "No such file or directory");

@@ -20,6 +20,19 @@ static void test_sources(void)
 	CHECK(wfs_source_parse("http://h/m/x.index.json", &s, &err) == 0);
 	CHECK(strcmp(s.file, "x.index.json") == 0);
 	wfs_source_release(&s);
+	/* Model files of every format name that file. */
+	static const char *const files[] = {"pytorch_model.bin", "m.pt", "m.pth", "Q4_K_M.gguf", "model.onnx",
+					    "variables.index"};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char url[64];
+		snprintf(url, sizeof(url), "http://h/m/%s", files[i]);
+		CHECK(wfs_source_parse(url, &s, &err) == 0);
+		CHECK(s.file && strcmp(s.file, files[i]) == 0 && strcmp(s.base, "http://h/m/") == 0);
+		wfs_source_release(&s);
+	}
+	CHECK(wfs_source_parse("http://h/m/Llama-3.2-1B", &s, &err) == 0); /* a directory */
+	CHECK(s.file == NULL && strcmp(s.base, "http://h/m/Llama-3.2-1B/") == 0);
+	wfs_source_release(&s);
 	CHECK(wfs_source_parse("hf://org/name", &s, &err) == 0);
 	CHECK(s.kind == WFS_SRC_HF && strcmp(s.repo, "org/name") == 0 && strcmp(s.revision, "main") == 0);
 	wfs_source_release(&s);
