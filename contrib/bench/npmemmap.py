@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""numpy.memmap of one tensor and a full sum of it, timed (interpreter start
-and the numpy import excluded).
+"""numpy.memmap (or numpy.fromfile) of one tensor and a full sum of it,
+timed (interpreter start and the numpy import excluded).
 
-    npmemmap.py PATH OFFSET NBYTES
+    npmemmap.py PATH OFFSET NBYTES [memmap|fromfile]
 
 Prints one JSON object: bytes, seconds, MBps, check (the sum).
 """
@@ -15,8 +15,12 @@ import numpy as np
 
 def main():
     path, off, nbytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    how = sys.argv[4] if len(sys.argv) > 4 else "memmap"
     t0 = time.monotonic()
-    a = np.memmap(path, dtype=np.uint16, mode="r", offset=off, shape=(nbytes // 2,))
+    if how == "fromfile":
+        a = np.fromfile(path, dtype=np.uint16, count=nbytes // 2, offset=off)
+    else:
+        a = np.memmap(path, dtype=np.uint16, mode="r", offset=off, shape=(nbytes // 2,))
     s = int(a.sum(dtype=np.uint64))
     del a
     secs = time.monotonic() - t0

@@ -20,11 +20,18 @@
 # PARTS (default "1 2 3": which measurements to run), BASELINE (another
 # weightfs binary, e.g. of an older revision, also timed in measurement 1, in
 # the same rounds; also in measurement 3), PREFAULT (bytes of memory touched and freed before every
-# timed read, default 2 GiB, 0 for none: see BENCH_PREFAULT in run.sh).
+# timed read, default 2 GiB, 0 for none: see BENCH_PREFAULT in run.sh),
+# VARIANT (weightfs options, e.g. "-o cache=none": the same binary mounted
+# with them is also timed in measurements 1 and 3, in the same rounds;
+# default "-o cache=none", "" for none), SEED (the order of the contenders,
+# shuffled per round; default the time). Every run's 1-minute load average
+# is recorded beside its times.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$repo/build}
 runs=${RUNS:-5}
+variant=${VARIANT--o cache=none}
+seed=${SEED:-$(date +%s)}
 parts=" ${PARTS:-1 2 3} "
 wfs=$build/weightfs
 [ -x "$wfs" ] || { echo "build weightfs first ($wfs)" >&2; exit 1; }
@@ -276,6 +283,28 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR == 0 ? "nan" : NR%2 ? a[(NR+
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.3f\n", b - a}'; }
 n=0
+load1() { cut -d' ' -f1 /proc/loadavg; }
+# CPU time, which other jobs on the machine do not inflate as they do wall
+# time: of a command (user + system, from /usr/bin/time into $work/cpu) and
+# of the daemon serving a mountpoint (from /proc, in seconds).
+cpu_of() { /usr/bin/time -f '%U %S' -o "$work/cpu.t" "$@"; awk '{print $1 + $2}' "$work/cpu.t" >"$work/cpu"; }
+daemon_cpu() {
+	local pid
+	pid=$(pgrep -f -- " $1\$" | head -1)
+	[ -n "$pid" ] && awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$pid/stat" || echo nan
+}
+# The contenders of round $1 of measurement $2 in a seeded random order.
+shuffled() {
+	local key=$1
+	shift
+	/usr/bin/python3 -c 'import random, sys; a = sys.argv[2:]; random.Random(sys.argv[1]).shuffle(a); print(*a)' "$seed/$key" "$@"
+}
+contenders() { # what runs in every round of measurements 1 and 3
+	echo curl wfs
+	[ -n "$variant" ] && echo var
+	[ -n "${BASELINE:-}" ] && echo base
+	return 0
+}
 mount_hf() { # endpoint port, repo, opts... -> prints mountpoint (WFS_BIN: another binary)
 	local ep=$1 repo=$2; shift 2
 	n=$((n + 1))
@@ -314,21 +343,37 @@ with open(files, "w") as f:
 print(f"{len(items)} tensors, {sum(b - a for _, a, b, _ in items)} bytes", file=sys.stderr)
 PY
 seq_bytes=$(awk -F'"' '/^range/ {split($2, r, "-"); s += r[2] - r[1] + 1} END {print s}' "$work/seq.curlrc")
-: >"$work/seq.curl" ; : >"$work/seq.wfs"; : >"$work/seq.mount"; : >"$work/seq.base"
+: >"$work/seq.curl" ; : >"$work/seq.wfs"; : >"$work/seq.mount"; : >"$work/seq.base"; : >"$work/seq.var"
+: >"$work/rounds.txt"
 read_all_tensors() { # mountpoint
 	(cd "$1" && xargs -d '\n' -a "$work/seq.files" cat >/dev/null)
 }
+export -f read_all_tensors
+export work
 for i in $(seq "$runs"); do
 	[[ $parts == *" 1 "* ]] || break
-	prefault; t=$(now); curl -s --config "$work/seq.curlrc"; since "$t" >>"$work/seq.curl"
-	t=$(now); mnt=$(mount_hf "$port" bench/seq); since "$t" >>"$work/seq.mount"
-	prefault; t=$(now); read_all_tensors "$mnt"; since "$t" >>"$work/seq.wfs"
-	fusermount3 -u "$mnt"
-	if [ -n "${BASELINE:-}" ]; then
-		mnt=$(WFS_BIN=$BASELINE mount_hf "$port" bench/seq)
-		prefault; t=$(now); read_all_tensors "$mnt"; since "$t" >>"$work/seq.base"
-		fusermount3 -u "$mnt"
-	fi
+	order=$(shuffled "1/$i" $(contenders))
+	for c in $order; do
+		case $c in
+		curl) prefault; t=$(now); cpu_of curl -s --config "$work/seq.curlrc"; s=$(since "$t"); cpu=$(cat "$work/cpu") ;;
+		*)
+			t=$(now)
+			# shellcheck disable=SC2086
+			case $c in
+			wfs) mnt=$(mount_hf "$port" bench/seq) ;;
+			var) mnt=$(mount_hf "$port" bench/seq $variant) ;;
+			base) mnt=$(WFS_BIN=$BASELINE mount_hf "$port" bench/seq) ;;
+			esac
+			[ "$c" = wfs ] && since "$t" >>"$work/seq.mount"
+			d0=$(daemon_cpu "$mnt")
+			prefault; t=$(now); cpu_of bash -c 'read_all_tensors "$1"' _ "$mnt"; s=$(since "$t")
+			cpu=$(awk -v r="$(cat "$work/cpu")" -v a="$d0" -v b="$(daemon_cpu "$mnt")" 'BEGIN {print r + b - a}')
+			fusermount3 -u "$mnt"
+			;;
+		esac
+		echo "$s" >>"$work/seq.$c"
+		echo "1 $i $c $s $(load1) $cpu" >>"$work/rounds.txt"
+	done
 done
 
 # ---- 2. DeepSeek-V3-scale mount, 20 ms RTT ----------------------------------
@@ -348,35 +393,74 @@ bigsha=$(sha_of bench/big)
 bigfile=$work/root/bench/big/resolve/$bigsha/model.safetensors
 hl=$(/usr/bin/python3 -c 'import struct,sys; print(struct.unpack("<Q", open(sys.argv[1],"rb").read(8))[0])' "$bigfile")
 a=$((8 + hl)); b=$((8 + hl + (1 << 30) - 1))
-: >"$work/big.curl"; : >"$work/big.wfs"; : >"$work/big.base"
+: >"$work/big.curl"; : >"$work/big.wfs"; : >"$work/big.base"; : >"$work/big.var"
 stats=
 for i in $(seq "$runs"); do
 	[[ $parts == *" 3 "* ]] || break
-	prefault; t=$(now); curl -s -r "$a-$b" -o /dev/null "http://127.0.0.1:$dport/bench/big/resolve/$bigsha/model.safetensors"
-	since "$t" >>"$work/big.curl"
-	mnt=$(mount_hf "$dport" bench/big)
-	prefault; t=$(now); cat "$mnt/big.weight" >/dev/null; since "$t" >>"$work/big.wfs"
-	stats=$(getfattr --absolute-names --only-values -n user.remote.stats "$mnt")
-	fusermount3 -u "$mnt"
-	if [ -n "${BASELINE:-}" ]; then
-		mnt=$(WFS_BIN=$BASELINE mount_hf "$dport" bench/big)
-		prefault; t=$(now); cat "$mnt/big.weight" >/dev/null; since "$t" >>"$work/big.base"
-		fusermount3 -u "$mnt"
-	fi
+	order=$(shuffled "3/$i" $(contenders))
+	for c in $order; do
+		case $c in
+		curl)
+			prefault; t=$(now)
+			cpu_of curl -s -r "$a-$b" -o /dev/null "http://127.0.0.1:$dport/bench/big/resolve/$bigsha/model.safetensors"
+			s=$(since "$t"); cpu=$(cat "$work/cpu")
+			;;
+		*)
+			# shellcheck disable=SC2086
+			case $c in
+			wfs) mnt=$(mount_hf "$dport" bench/big) ;;
+			var) mnt=$(mount_hf "$dport" bench/big $variant) ;;
+			base) mnt=$(WFS_BIN=$BASELINE mount_hf "$dport" bench/big) ;;
+			esac
+			d0=$(daemon_cpu "$mnt")
+			prefault; t=$(now); cpu_of cat "$mnt/big.weight" >/dev/null; s=$(since "$t")
+			cpu=$(awk -v r="$(cat "$work/cpu")" -v a="$d0" -v b="$(daemon_cpu "$mnt")" 'BEGIN {print r + b - a}')
+			[ "$c" = wfs ] && stats=$(getfattr --absolute-names --only-values -n user.remote.stats "$mnt")
+			fusermount3 -u "$mnt"
+			;;
+		esac
+		echo "$s" >>"$work/big.$c"
+		echo "3 $i $c $s $(load1) $cpu" >>"$work/rounds.txt"
+	done
 done
 
 m_seq_curl=$(median <"$work/seq.curl"); m_seq_wfs=$(median <"$work/seq.wfs"); m_seq_mount=$(median <"$work/seq.mount")
 m_dsv3=$(median <"$work/dsv3.mount")
 m_big_curl=$(median <"$work/big.curl"); m_big_wfs=$(median <"$work/big.wfs")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b + 0 > 0) printf "%.2f", a / b; else printf "-"}'; }
+# Paired: the ratio A/B of the same round, median [min-max] over the rounds.
+paired() { # MEASUREMENT A B
+	awk -v m="$1" -v a="$2" -v b="$3" '$1 == m && $3 == a {x[$2] = $4} $1 == m && $3 == b {y[$2] = $4}
+		END {for (r in x) if (r in y && y[r] > 0) print x[r] / y[r]}' "$work/rounds.txt" |
+		sort -g | awk '{v[NR] = $1} END {if (NR == 0) {print "-"; exit}
+			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "%.2f [%.2f-%.2f]", m, v[1], v[NR]}'
+}
+loads() { awk -v m="$1" '$1 == m {print $5}' "$work/rounds.txt" | sort -g | awk '{v[NR] = $1} END {if (NR) printf "%.1f [%.1f-%.1f]", v[int((NR + 1) / 2)], v[1], v[NR]; else print "-"}'; }
+m_seq_var=$(median <"$work/seq.var"); m_big_var=$(median <"$work/big.var")
+cpus() { awk -v m="$1" -v c="$2" '$1 == m && $3 == c {print $6}' "$work/rounds.txt" | median; }
 mbps() { awk -v n="$1" -v t="$2" 'BEGIN {if (t + 0 > 0) printf "%.0f", n / t / 1048576; else printf "-"}'; }
 cat <<EOF
 
 | measurement | weightfs | curl | ratio | target |
 |---|---|---|---|---|
-| 1. sequential read of every tensor, $(mbps "$seq_bytes" 1) MiB, loopback | $m_seq_wfs s ($(mbps "$seq_bytes" "$m_seq_wfs") MiB/s) | $m_seq_curl s ($(mbps "$seq_bytes" "$m_seq_curl") MiB/s) | $(ratio "$m_seq_curl" "$m_seq_wfs")x curl's speed | >= 0.8x |
-| 2. mount, $ntens tensors in 163 shards, 20 ms RTT | $m_dsv3 s | | | < 1.5 s |
-| 3. one 1 GiB tensor, 20 ms RTT | $m_big_wfs s ($(mbps $((1 << 30)) "$m_big_wfs") MiB/s) | $m_big_curl s ($(mbps $((1 << 30)) "$m_big_curl") MiB/s) | $(ratio "$m_big_wfs" "$m_big_curl")x curl's time | <= 1.5x |
+| 1. sequential read of every tensor, $(mbps "$seq_bytes" 1) MiB, loopback | $m_seq_wfs s ($(mbps "$seq_bytes" "$m_seq_wfs") MiB/s) | $m_seq_curl s ($(mbps "$seq_bytes" "$m_seq_curl") MiB/s) | $(ratio "$m_seq_curl" "$m_seq_wfs")x curl's speed | >= 0.9x |
+| 2. mount, $ntens tensors in 163 shards, 20 ms RTT | $m_dsv3 s | | | < 1 s |
+| 3. one 1 GiB tensor, 20 ms RTT | $m_big_wfs s ($(mbps $((1 << 30)) "$m_big_wfs") MiB/s) | $m_big_curl s ($(mbps $((1 << 30)) "$m_big_curl") MiB/s) | $(ratio "$m_big_wfs" "$m_big_curl")x curl's time | <= 1.2x |
+
+Paired ratios (per round, median [range]), load average (1 min) median [range] over the runs:
+
+| measurement | weightfs speed / curl's | weightfs \`$variant\` speed / curl's | \`$variant\` / default | load |
+|---|---|---|---|---|
+| 1. sequential, loopback | $(paired 1 curl wfs) | $(paired 1 curl var) | $(paired 1 wfs var) | $(loads 1) |
+| 3. one 1 GiB tensor, 20 ms RTT (time: curl's / weightfs's) | $(paired 3 curl wfs) | $(paired 3 curl var) | $(paired 3 wfs var) | $(loads 3) |
+
+CPU seconds (median; weightfs: the reader plus the daemon while reading; curl: curl):
+measurement 1: curl $(cpus 1 curl), weightfs $(cpus 1 wfs), \`$variant\` $(cpus 1 var);
+measurement 3: curl $(cpus 3 curl), weightfs $(cpus 3 wfs), \`$variant\` $(cpus 3 var).
+Per run (measurement, round, contender, seconds, load, CPU seconds): see $work/rounds.txt, printed below.
+
+With \`$variant\`: measurement 1 $m_seq_var s, runs [$(paste -sd' ' "$work/seq.var")]; measurement 3 $m_big_var s, runs [$(paste -sd' ' "$work/big.var")]. Seed $seed.
 
 Medians of $runs runs, each timed read right after touching and freeing $prefault bytes of memory.
 Mount of the sequential model (loopback): $m_seq_mount s.
@@ -385,4 +469,8 @@ Runs (s): seq curl [$(paste -sd' ' "$work/seq.curl")], seq weightfs [$(paste -sd
 dsv3 mount [$(paste -sd' ' "$work/dsv3.mount")], 1 GiB curl [$(paste -sd' ' "$work/big.curl")],
 1 GiB weightfs [$(paste -sd' ' "$work/big.wfs")].
 Last 1 GiB read: user.remote.stats = $stats
+
+\`\`\`
+$(cat "$work/rounds.txt")
+\`\`\`
 EOF

@@ -4,15 +4,24 @@
 # Generates its models, runs every case side by side against the direct
 # pread of the shard and against squashfuse_ll on an uncompressed squashfs
 # image of the same tensor files, and prints one table. Every comparison is a
-# ratio of two contenders measured in the same round, contenders alternating
-# (the order rotates every round), reported as the median over the rounds.
+# ratio of two contenders measured in the same round, reported as the median
+# over the rounds with its range. The contenders' order is shuffled in every
+# round (seeded: BENCH_SEED, recorded in machine.json and in an "order" row
+# per round): on this VM a contender run right after another is fast or slow
+# for reasons of memory history, so a fixed order would bias the ratios.
+# Every row records the load average (load1) at its measurement.
 #
 # Environment:
 #   BENCH_DIR=/var/tmp/weightfs-bench  models, images, mountpoints, raw results
 #   BENCH_RUNS=5                        rounds per case (medians over these)
 #   BENCH_QUICK=1                       small models, 3 rounds: for development
-#   BENCH_CASES="seq mmap rand par meta tech proof"   which cases to run
+#   BENCH_CASES="seq mmap rand par meta tech flows proof"   which cases to run
+#   BENCH_SEED=N                        seed of the contenders' order (default:
+#                                       the time; recorded)
+#   BENCH_SQUASHFS=0                    leave squashfuse_ll out (no images)
 #   BENCH_SEQ_MODELS="llama1b llama8b"  models of the sequential case (1)
+#   BENCH_SEQ_CONTENDERS="direct weightfs wfs-none wfs-none-splice squashfuse"
+#                                       contenders of the sequential case
 #   BENCH_MODELS="llama1b llama8b dsv3 tiny"  models to generate (the cases
 #                                       skip the others; meta needs all)
 #   BENCH_APPEND=1                      add to the raw results instead of starting anew
@@ -36,10 +45,13 @@ repo=$(cd "$here/../.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/var/tmp/weightfs-bench}
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then RUNS=${BENCH_RUNS:-3}; else RUNS=${BENCH_RUNS:-5}; fi
-CASES=${BENCH_CASES:-"seq mmap rand par meta tech proof"}
+CASES=${BENCH_CASES:-"seq mmap rand par meta tech flows proof"}
+SEED=${BENCH_SEED:-$(date +%s)}
+SQUASHFS=${BENCH_SQUASHFS:-1}
 KEEP=${BENCH_KEEP:-0}
 PREFAULT=${BENCH_PREFAULT:-$((3 << 30))}
 SEQ_MODELS=${BENCH_SEQ_MODELS:-"llama1b llama8b"}
+SEQ_CONTENDERS=${BENCH_SEQ_CONTENDERS:-"direct weightfs wfs-none wfs-none-splice squashfuse"}
 RAND_COUNT=$([ "$QUICK" = 1 ] && echo 2000 || echo 20000)
 
 [ "$(id -u)" -eq 0 ] || { echo "run.sh: must run as root (drop_caches, mounts)" >&2; exit 1; }
@@ -126,6 +138,7 @@ wfs_mount() { # MODEL [weightfs options...]
 # The squashfs image is made from the weightfs mount itself: the same tree,
 # the same file contents, no extracted copy on disk. Uncompressed, as asked.
 for model in ${MODELS/tiny/}; do
+	[ "$SQUASHFS" = 1 ] || break
 	img=$BENCH_DIR/img/$model.sqfs
 	if [ ! -f "$img" ] || [ "$img" -ot "$M/$model.stamp" ]; then
 		log "squashfs image of $model"
@@ -160,6 +173,8 @@ declare -A VOPTS=(
 	[wfs-ra4096]="-o readahead_kb=4096"
 	[wfs-splice-pipe2m-ra4096]="-o io=splice,readahead_kb=4096"
 	[wfs-1thread]="-s"
+	[wfs-none]="-o cache=none"
+	[wfs-none-splice]="-o cache=none,io=splice"
 )
 # Variants mounted with /proc/sys/fs/pipe-max-size raised to 2 MiB (restored
 # at unmount): what a 1 MiB splice needs (1 MiB + header + 3 pages, rounded
@@ -232,22 +247,36 @@ warm() { # CONTENDER MODEL: read the backing files into the page cache
 	done
 }
 
-rotate() { # N WORDS...: the words rotated left by N
-	local n=$1
+# The contenders of one round in a random order, drawn from BENCH_SEED and
+# KEY (case/model/round), so that a run can be repeated in the same order;
+# squashfuse contenders are left out with BENCH_SQUASHFS=0.
+shuffled() { # KEY WORDS...
+	local key=$1 w words=()
 	shift
-	local a=("$@") i
-	for ((i = 0; i < ${#a[@]}; i++)); do
-		printf '%s ' "${a[$(((i + n) % ${#a[@]}))]}"
+	for w in "$@"; do
+		[[ $SQUASHFS = 0 && $w == squashfuse* ]] || words+=("$w")
 	done
+	"$PY" -c 'import random, sys; a = sys.argv[2:]; random.Random(sys.argv[1]).shuffle(a); print(*a)' \
+		"$SEED/$key" "${words[@]}"
 }
 
-record() { # JSON LABELS...: appends the JSON object with the labels added
+# The order of a round: shuffled, and recorded as a row of its own.
+round_order() { # CASE MODEL RUN WORDS...
+	local case=$1 model=$2 run=$3 o
+	shift 3
+	o=$(shuffled "$case/$model/$run" "$@")
+	record "{\"order\": \"$o\"}" case "$case" model "$model" state order contender order run "$run"
+	echo "$o"
+}
+
+record() { # JSON LABELS...: appends the JSON object with the labels and the load average added
 	local json=$1 labels=""
 	shift
 	while [ $# -gt 0 ]; do
 		labels+="\"$1\": \"$2\", "
 		shift 2
 	done
+	labels+="\"load1\": $(cut -d' ' -f1 /proc/loadavg), "
 	echo "{${labels}${json#\{}" >>"$RAW"
 }
 
@@ -271,7 +300,7 @@ case_seq() {
 	local model c r
 	for model in $SEQ_MODELS; do
 		for ((r = 1; r <= RUNS; r++)); do
-			for c in $(rotate "$r" direct weightfs squashfuse); do
+			for c in $(round_order seq "$model" "$r" $SEQ_CONTENDERS); do
 				log "seq $model round $r $c"
 				c_mount "$c" "$model"
 				drop_caches
@@ -293,9 +322,9 @@ case_seq() {
 case_tech() {
 	local model=llama1b c r
 	local variants=(direct weightfs wfs-copy wfs-splice wfs-splice-pipe2m wfs-ra128 wfs-ra4096
-		wfs-1thread squashfuse-ra1024)
+		wfs-1thread wfs-none wfs-none-splice squashfuse-ra1024)
 	for ((r = 1; r <= RUNS; r++)); do
-		for c in $(rotate "$r" "${variants[@]}"); do
+		for c in $(round_order tech "$model" "$r" "${variants[@]}"); do
 			log "tech round $r $c"
 			c_mount "$c" "$model"
 			drop_caches
@@ -318,7 +347,7 @@ case_mmap() {
 	for ((r = 1; r <= RUNS; r++)); do
 		for state in cold shard_warm; do
 			for tool in mmap numpy; do
-				for c in $(rotate "$r" direct weightfs squashfuse); do
+				for c in $(round_order "$tool-$state" "$model" "$r" direct weightfs squashfuse); do
 					log "mmap $state $tool round $r $c"
 					drop_caches
 					[ "$state" = cold ] || warm "$c" "$model"
@@ -347,7 +376,7 @@ case_rand() {
 	local model=llama1b c r state
 	for ((r = 1; r <= RUNS; r++)); do
 		for state in cold shard_warm; do
-			for c in $(rotate "$r" direct weightfs squashfuse); do
+			for c in $(round_order "rand-$state" "$model" "$r" direct weightfs squashfuse); do
 				log "rand $state round $r $c"
 				drop_caches
 				[ "$state" = cold ] || warm "$c" "$model"
@@ -366,7 +395,7 @@ case_par() {
 	local model=llama1b c r state
 	for ((r = 1; r <= RUNS; r++)); do
 		for state in cold shard_warm; do
-			for c in $(rotate "$r" direct weightfs squashfuse); do
+			for c in $(round_order "par-$state" "$model" "$r" direct weightfs squashfuse); do
 				log "par $state round $r $c"
 				drop_caches
 				[ "$state" = cold ] || warm "$c" "$model"
@@ -415,7 +444,7 @@ case_meta() {
 		record "{\"rss_kb\": $(rss_kb "$(daemon_pid "$MW")")}" case meta_baseline model tiny state warm contender weightfs run "$r"
 		unmount "$MW"
 		for model in llama1b llama8b dsv3; do
-			for c in $(rotate "$r" weightfs squashfuse); do
+			for c in $(round_order meta "$model" "$r" weightfs squashfuse); do
 				log "meta $model round $r $c"
 				[ "$c" = weightfs ] && mnt=$MW || mnt=$MS
 				for state in cold warm; do
@@ -449,6 +478,122 @@ case_meta() {
 				record "{\"seconds\": $secs, \"xattrs\": $n, \"rss_kb_mount\": $rss, \"rss_kb_after\": $rss2}" \
 					case getfattr model "$model" state fresh_mount contender "$c" run "$r"
 				c_umount "$c"
+			done
+		done
+	done
+}
+
+# ---- user-level flows, each against the same work on the shards directly ------
+#
+# sha256     sha256sum of every tensor file of the mount (sorted), against
+#            sha256sum of the shard files (the same bytes and the headers)
+# cp         cp -r of layer 0's directories (model.layers.0, .self_attn, .mlp)
+#            into tmpfs, against dd of the same byte ranges of the shard
+# fromfile   numpy.fromfile of the largest tensor (the 525 MB embedding)
+# memmap     numpy.memmap of it (mode "r") and a full sum: not with
+#            cache=none, where a shared map fails with ENODEV
+# inspect    weightfs-inspect stats of the whole model (it reads the shards
+#            itself: no mount, so it is its own baseline)
+#
+# Each is timed cold (caches dropped) and with the shards in the page cache
+# (shard_warm, mount fresh). After each, the page cache it leaves is
+# recorded: /proc/meminfo Cached before and after (cached_delta_MB: the
+# whole machine's, which other jobs move too), the shards' bytes in the page
+# cache (shard_MB) and the tensor files' own page cache through the mount
+# (mount_MB), both with cachestat(2) (wfsbench cached), which also counts
+# the files of cache=none mounts that fincore cannot map. Each file is
+# opened to be measured, and an open of a cache=none file drops its pages
+# (no keep_cache), so there mount_MB is 0 by construction; the integration
+# test test_reads_leave_no_page_cache_in_the_mount measures on the reader's
+# own descriptor instead.
+
+FLOW_CONTENDERS=${BENCH_FLOW_CONTENDERS:-"direct weightfs wfs-none"}
+FLOWS=${BENCH_FLOWS:-"sha256 cp fromfile memmap inspect"}
+INSPECT=${WEIGHTFS_INSPECT:-$repo/build/src/inspect/weightfs-inspect}
+
+cached_kb() { awk '/^Cached:/ {print $2}' /proc/meminfo; }
+cached_bytes() { # FILES...: bytes of them in the page cache
+	"$RD" cached "$@" | sed 's/[^0-9-]//g'
+}
+mb() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1e6}'; }
+
+flow_run() { # FLOW CONTENDER MODEL: the timed command's JSON (seconds, check)
+	local flow=$1 c=$2 model=$3 t0 out name shard off len dst
+	read -r name shard off len <<<"$(largest_tensor "$model")"
+	dst=/dev/shm/wfs-bench-cp
+	rm -rf "$dst"
+	mkdir -p "$dst"
+	[ "$PREFAULT" -gt 0 ] && "$RD" prefault "$PREFAULT"
+	t0=$(now)
+	case $flow/$c in
+	sha256/direct) out=$(shards_of "$model" | xargs sha256sum | sha256sum | cut -c1-16) ;;
+	sha256/*) out=$(cd "$MW" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16) ;;
+	cp/direct)
+		awk -F'\t' '$5 ~ /^model\.layers\.0\./ {print $2, $3, $4, $5}' "$M/$model.tsv" |
+			while read -r s o l n; do
+				dd if="$s" of="$dst/$n" iflag=skip_bytes,count_bytes skip="$o" count="$l" bs=1M status=none
+			done
+		out=$(cat "$dst"/* | wc -c)
+		;;
+	cp/*)
+		cp -r "$MW/model.layers.0" "$MW/model.layers.0.self_attn" "$MW/model.layers.0.mlp" "$dst/"
+		out=$(find "$dst" -type f -exec cat {} + | wc -c)
+		;;
+	fromfile/direct | memmap/direct)
+		out=$("$PY" "$here/npmemmap.py" "$shard" "$off" "$len" "$flow")
+		;;
+	fromfile/* | memmap/*) out=$("$PY" "$here/npmemmap.py" "$MW/$name" 0 "$len" "$flow") ;;
+	inspect/*) out=$("$INSPECT" stats --json --no-progress "$(src_of "$model")" | sha256sum | cut -c1-16) ;;
+	esac
+	local secs
+	secs=$(since "$t0")
+	rm -rf "$dst"
+	if [[ $out == \{* ]]; then # npmemmap.py: its own timing excludes python's start
+		echo "$out" | "$PY" -c 'import json, sys; d = json.load(sys.stdin); print(json.dumps({"seconds": d["seconds"], "check": d["check"]}))'
+	else
+		echo "{\"seconds\": $secs, \"check\": \"$out\"}"
+	fi
+}
+
+flow_bytes() { # FLOW MODEL: bytes of tensors the flow reads
+	case $1 in
+	sha256 | inspect) awk -F'\t' '{s += $4} END {printf "%d", s}' "$M/$2.tsv" ;;
+	cp) awk -F'\t' '$5 ~ /^model\.layers\.0\./ {s += $4} END {printf "%d", s}' "$M/$2.tsv" ;;
+	*) largest_tensor "$2" | awk '{print $4}' ;;
+	esac
+}
+
+case_flows() {
+	local model=llama1b flow c r state json before after sh_before sh_after mnt_b bytes secs cs
+	for ((r = 1; r <= RUNS; r++)); do
+		for flow in $FLOWS; do
+			case $flow in
+			inspect) cs=inspect ;;
+			memmap) cs=$(round_order "flow-$flow" "$model" "$r" ${FLOW_CONTENDERS/wfs-none/}) ;;
+			*) cs=$(round_order "flow-$flow" "$model" "$r" $FLOW_CONTENDERS) ;;
+			esac
+			bytes=$(flow_bytes "$flow" "$model")
+			for state in cold shard_warm; do
+				for c in $cs; do
+					log "flow $flow $state round $r $c"
+					drop_caches
+					[ "$state" = cold ] || warm direct "$model"
+					[[ $c == direct || $c == inspect ]] || c_mount "$c" "$model"
+					before=$(cached_kb)
+					sh_before=$(cached_bytes $(shards_of "$model"))
+					json=$(flow_run "$flow" "$c" "$model")
+					after=$(cached_kb)
+					sh_after=$(cached_bytes $(shards_of "$model"))
+					mnt_b=null
+					if [[ $c != direct && $c != inspect ]]; then
+						mnt_b=$(cd "$MW" && find . -type f -print0 | xargs -0 "$RD" cached |
+							sed 's/[^0-9-]//g' | awk '{s += $1} END {printf "%d", s}')
+					fi
+					[[ $c == direct || $c == inspect ]] || c_umount "$c"
+					secs=$(echo "$json" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["seconds"])')
+					record "${json%\}}, \"bytes\": $bytes, \"MBps\": $(awk -v b="$bytes" -v s="$secs" 'BEGIN {printf "%.1f", b / s / 1e6}'), \"cached_delta_MB\": $(mb $(((after - before) * 1024))), \"shard_MB\": $(mb "$sh_after"), \"shard_growth_MB\": $(mb $((sh_after - sh_before))), \"mount_MB\": $([ "$mnt_b" = null ] && echo null || mb "$mnt_b")}" \
+						case "flow-$flow" model "$model" state "$state" contender "$c" run "$r"
+				done
 			done
 		done
 	done
@@ -604,6 +749,7 @@ case_proof() {
 	echo " \"disk\": \"$(df --output=source "$BENCH_DIR" | tail -1)\","
 	echo " \"weightfs\": \"$("$WFS" --version | head -1)\", \"git\": \"$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)\","
 	echo " \"squashfuse\": \"$(dpkg-query -W -f='${Version}' squashfuse)\", \"pipe_max_size\": $PIPE_MAX_ORIG,"
+	echo " \"seed\": $SEED, \"squashfs\": $SQUASHFS, \"load_at_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\","
 	echo " \"quick\": $QUICK, \"runs\": $RUNS, \"rand_count\": $RAND_COUNT, \"prefault_bytes\": $PREFAULT,"
 	echo " \"date\": \"$(date -u +%FT%TZ)\"}"
 } >"$OUT/machine.json"

@@ -9,8 +9,12 @@
     summarize.py --proof DIR     condenses the ltrace/strace files of DIR to JSON
 
 Ratios are "weightfs speed / other speed" (above 1: weightfs is faster),
-computed per round from the two contenders measured in that round, then the
-median over the rounds. Throughputs are medians over the rounds.
+computed per round from the two contenders measured in that round (paired),
+then the median over the rounds, with the range of the per-round ratios in
+brackets. Throughputs are medians over the rounds. The load column is the
+1-minute load average recorded with the rows of each table row (median and
+range); run.sh shuffles the contenders' order per round (seed in
+machine.json), so no contender always follows the same one.
 """
 import collections
 import json
@@ -46,12 +50,37 @@ def by_round(rows, case, model, state, metric):
     return out
 
 
-def speed_ratio(rounds, a, b, higher_is_better=True):
+def paired(rounds, a, b, higher_is_better=True):
+    """The per-round ratios of a to b (above 1: a is better)."""
     ratios = []
     for vals in rounds.values():
         if a in vals and b in vals and vals[a] and vals[b]:
             ratios.append(vals[a] / vals[b] if higher_is_better else vals[b] / vals[a])
+    return ratios
+
+
+def speed_ratio(rounds, a, b, higher_is_better=True):
+    ratios = paired(rounds, a, b, higher_is_better)
     return median(ratios), len(ratios)
+
+
+def fr(ratios):
+    """A paired ratio as "median x [min-max]"."""
+    if not ratios:
+        return "—"
+    m = median(ratios)
+    if len(ratios) == 1:
+        return f"{m:.2f}x"
+    return f"{m:.2f}x [{min(ratios):.2f}–{max(ratios):.2f}]"
+
+
+def load_of(rows, **match):
+    """Median and range of load1 over the rows with these labels."""
+    loads = [r["load1"] for r in rows if "load1" in r and r.get("state") != "order"
+             and all(r.get(k) == v for k, v in match.items())]
+    if not loads:
+        return "—"
+    return f"{median(loads):.1f} [{min(loads):.1f}–{max(loads):.1f}]"
 
 
 def med(rounds, c):
@@ -77,8 +106,8 @@ class Table:
         self.rows = []
         self.json = []
 
-    def add(self, case, model, state, measure, vals, ratios, target="", verdict="", extra=None):
-        self.rows.append([case, model, state, measure, *vals, *ratios, target, verdict])
+    def add(self, case, model, state, measure, vals, ratios, target="", verdict="", extra=None, load="—"):
+        self.rows.append([case, model, state, measure, *vals, *ratios, target, verdict, load])
         rec = {"case": case, "model": model, "state": state, "measure": measure,
                "direct": vals[0], "weightfs": vals[1], "squashfuse_ll": vals[2],
                "weightfs_vs_direct": ratios[0], "weightfs_vs_squashfuse_ll": ratios[1],
@@ -89,11 +118,21 @@ class Table:
 
     def markdown(self):
         head = ["case", "model", "state", "measure", "direct", "weightfs", "squashfuse_ll",
-                "weightfs/direct", "weightfs/squashfuse_ll", "target", "met?"]
+                "weightfs/direct", "weightfs/squashfuse_ll", "target", "met?", "load"]
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in self.rows:
             out.append("| " + " | ".join(str(x) for x in r) + " |")
         return "\n".join(out)
+
+
+def minmax(xs):
+    return [min(xs), max(xs)] if xs else None
+
+
+# Issue 15: cache=none against the default mount (and direct), by state.
+CACHE_NONE_TARGETS = {"cold": (1.2, None), "shard_warm": (2.5, 0.2)}
+VARIANT_OPTS = {"wfs-none": "-o cache=none", "wfs-none-splice": "-o cache=none,io=splice",
+                "wfs-copy": "-o io=copy", "wfs-splice": "-o io=splice"}
 
 
 def verdict(ok):
@@ -113,10 +152,30 @@ def seq_rows(t, rows, case, label, models):
             td, ts = targets[state]
             tgt = f">= {td}x direct" + (f", >= {ts}x squashfuse_ll" if ts else "")
             ok = None if rdir is None else (rdir >= td and (ts is None or (rsq or 0) >= ts))
+            load = load_of(rows, case=case, model=model, state=state)
             t.add(label, model, names[state], "MB/s",
                   [fmt(med(rd, "direct")), fmt(med(rd, "weightfs")), fmt(med(rd, "squashfuse"))],
-                  [fx(rdir), fx(rsq)], tgt, verdict(ok),
-                  {"rounds": len(rd), "ratio_direct": rdir, "ratio_squashfuse": rsq})
+                  [fr(paired(rd, "weightfs", "direct")), fr(paired(rd, "weightfs", "squashfuse"))],
+                  tgt, verdict(ok),
+                  {"rounds": len(rd), "ratio_direct": rdir, "ratio_squashfuse": rsq,
+                   "ratio_direct_range": minmax(paired(rd, "weightfs", "direct")),
+                   "ratio_squashfuse_range": minmax(paired(rd, "weightfs", "squashfuse"))}, load)
+            # cache=none variants: against direct and against the default, same rounds
+            for c in sorted({c for v in rd.values() for c in v if c.startswith("wfs-")}):
+                vd = paired(rd, c, "direct")
+                vw = paired(rd, c, "weightfs")
+                tgt, ok = "", None
+                if c == "wfs-none" and state in CACHE_NONE_TARGETS:
+                    tw, tdir = CACHE_NONE_TARGETS[state]
+                    tgt = f">= {tw}x default" + (f", >= {tdir}x direct" if tdir else "")
+                    ok = bool(vw) and median(vw) >= tw and (tdir is None or (bool(vd) and median(vd) >= tdir))
+                t.add(f"{label}: {c} ({VARIANT_OPTS.get(c, '')})", model, names[state], "MB/s",
+                      [fmt(med(rd, "direct")), fmt(med(rd, c)), fmt(med(rd, "squashfuse"))],
+                      [fr(vd), fr(paired(rd, c, "squashfuse"))],
+                      f"vs default: {fr(vw)}" + (f"; target {tgt}" if tgt else ""), verdict(ok),
+                      {"variant": c, "ratio_vs_default": median(vw) if vw else None,
+                       "ratio_vs_default_range": minmax(vw), "ratio_direct": median(vd) if vd else None,
+                       "ratio_direct_range": minmax(vd)}, load)
 
 
 def main():
@@ -231,8 +290,10 @@ def main():
             vw, _ = speed_ratio(rd, c, "weightfs")
             t.add(f"technique: {c}", "llama1b", state.replace("_", " "), "MB/s",
                   [fmt(med(rd, "direct")), fmt(med(rd, c)), "—"],
-                  [fx(vd), "—"], f"vs default weightfs: {fx(vw)}", "",
-                  {"variant": c, "ratio_vs_default": vw})
+                  [fr(paired(rd, c, "direct")), "—"], f"vs default weightfs: {fr(paired(rd, c, 'weightfs'))}", "",
+                  {"variant": c, "ratio_vs_default": vw}, load_of(rows, case="tech", state=state))
+
+    flows = flow_table(rows)
 
     proof_path = os.path.join(outdir, "proof", "summary.json")
     proof_data = None
@@ -240,15 +301,69 @@ def main():
         with open(proof_path) as f:
             proof_data = json.load(f)
     with open(os.path.join(outdir, "results.json"), "w") as f:
-        json.dump({"machine": machine, "table": t.json, "proof": proof_data,
+        json.dump({"machine": machine, "table": t.json, "flows": flows["json"], "proof": proof_data,
                    "measurements": rows}, f, indent=1)
     print(t.markdown())
+    if flows["json"]:
+        print()
+        print("User-level flows (llama1b), each against the same work on the shards directly:")
+        print()
+        print(flows["markdown"])
     if proof_data:
         print()
         print("Read-path proof (calls counted while serving reads, after warm-up):")
         print("```")
         print(json.dumps(proof_data, indent=1))
         print("```")
+
+
+# ---- user-level flows -----------------------------------------------------------
+
+FLOW_NAMES = {
+    "flow-sha256": "sha256sum of every tensor file (direct: of the shard)",
+    "flow-cp": "cp -r of layer 0's directories (direct: dd of its ranges)",
+    "flow-fromfile": "numpy.fromfile of the 525 MB embedding",
+    "flow-memmap": "numpy.memmap + sum of the 525 MB embedding",
+    "flow-inspect": "weightfs-inspect stats of the model (reads the shards)",
+}
+CONTENDER_NAMES = {"direct": "direct", "weightfs": "weightfs (cache=page)",
+                   "wfs-none": "weightfs -o cache=none", "inspect": "weightfs-inspect"}
+
+
+def flow_table(rows):
+    head = ["flow", "state", "contender", "median s", "MB/s", "vs direct", "vs cache=page",
+            "Cached grew (MB, whole machine)", "shards cached (MB)", "mount's own cache (MB)", "rounds", "load"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    recs = []
+    for case in FLOW_NAMES:
+        for state in ("cold", "shard_warm"):
+            rd = by_round(rows, case, "llama1b", state, "seconds")
+            if not rd:
+                continue
+            contenders = [c for c in CONTENDER_NAMES if any(c in v for v in rd.values())]
+            for c in contenders:
+                mine = [r for r in rows if r["case"] == case and r["state"] == state and r["contender"] == c
+                        and "seconds" in r]
+                own = [r["mount_MB"] for r in mine if r.get("mount_MB") is not None]
+                vd = paired(rd, c, "direct", False) if c not in ("direct", "inspect") else []
+                vw = paired(rd, c, "weightfs", False) if c not in ("weightfs", "direct", "inspect") else []
+                checks = sorted({str(r.get("check")) for r in mine})
+                rec = {"flow": case[5:], "state": state, "contender": c,
+                       "seconds": med(rd, c), "MBps": median([r["MBps"] for r in mine]),
+                       "speed_vs_direct": median(vd) if vd else None, "speed_vs_direct_range": minmax(vd),
+                       "speed_vs_cache_page": median(vw) if vw else None, "speed_vs_cache_page_range": minmax(vw),
+                       "cached_delta_MB": median([r["cached_delta_MB"] for r in mine]),
+                       "shard_MB": median([r["shard_MB"] for r in mine]),
+                       "mount_own_MB": median(own) if own else None,
+                       "rounds": len(mine), "checks": checks}
+                recs.append(rec)
+                out.append("| " + " | ".join([
+                    FLOW_NAMES[case], state.replace("_", " "), CONTENDER_NAMES[c],
+                    fmt(rec["seconds"], digits=2), fmt(rec["MBps"]), fr(vd), fr(vw),
+                    fmt(rec["cached_delta_MB"]), fmt(rec["shard_MB"]),
+                    "—" if c in ("direct", "inspect") else fmt(rec["mount_own_MB"]),
+                    str(len(mine)), load_of(rows, case=case, state=state, contender=c)]) + " |")
+    return {"markdown": "\n".join(out), "json": recs}
 
 
 # ---- proof files -------------------------------------------------------------

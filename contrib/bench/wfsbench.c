@@ -9,6 +9,7 @@
  *   wfsbench rand LIST COUNT SEED [SIZE]       COUNT random SIZE-byte reads
  *   wfsbench mmap PATH OFFSET LENGTH           first touch of a mapped range
  *   wfsbench prefault BYTES                    touch BYTES of memory, then free it
+ *   wfsbench cached FILE...                    bytes of the files in the page cache
  *
  * LIST has one range per line: "PATH<TAB>OFFSET<TAB>LENGTH". For the direct
  * contender PATH is a shard and OFFSET the tensor's offset in it; for a mount
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -359,6 +361,45 @@ static int cmd_prefault(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * The page cache held by the files, counted with cachestat(2) (Linux 6.5),
+ * which needs no mapping: it also counts files that cannot be mapped
+ * (cache=none mounts answer mmap with ENODEV), where fincore cannot.
+ * Prints {"bytes": N} (-1 where the kernel has no cachestat).
+ */
+#ifndef SYS_cachestat
+#define SYS_cachestat 451
+#endif
+struct cs_range { uint64_t off, len; };
+struct cs_stat { uint64_t cache, dirty, writeback, evicted, recently_evicted; };
+
+static int cmd_cached(int argc, char **argv)
+{
+	if (argc < 3)
+		return 2;
+	long long total = 0;
+	long page = sysconf(_SC_PAGESIZE);
+	for (int i = 2; i < argc; i++) {
+		int fd = open(argv[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			die(argv[i]);
+		struct cs_range r = {0, 0}; /* len 0: to the end of the file */
+		struct cs_stat st;
+		if (syscall(SYS_cachestat, fd, &r, &st, 0) != 0) {
+			if (errno == ENOSYS) {
+				total = -1;
+				close(fd);
+				break;
+			}
+			die(argv[i]);
+		}
+		total += (long long)st.cache * page;
+		close(fd);
+	}
+	printf("{\"bytes\": %lld}\n", total);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int rc = 2;
@@ -372,11 +413,14 @@ int main(int argc, char **argv)
 		rc = cmd_mmap(argc, argv);
 	else if (argc >= 2 && strcmp(argv[1], "prefault") == 0)
 		rc = cmd_prefault(argc, argv);
+	else if (argc >= 2 && strcmp(argv[1], "cached") == 0)
+		rc = cmd_cached(argc, argv);
 	if (rc == 2)
 		fprintf(stderr, "usage: wfsbench fill FILE OFFSET LENGTH SEED\n"
 				"       wfsbench seq LIST [THREADS [CHUNK]]\n"
 				"       wfsbench rand LIST COUNT SEED [SIZE]\n"
 				"       wfsbench mmap PATH OFFSET LENGTH\n"
-				"       wfsbench prefault BYTES\n");
+				"       wfsbench prefault BYTES\n"
+				"       wfsbench cached FILE...\n");
 	return rc;
 }

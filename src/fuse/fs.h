@@ -18,6 +18,7 @@ struct wfs_fs {
 	gid_t gid;
 	mode_t umask;      /**< bits cleared from 0444 (files) and 0555 (directories) */
 	bool splice;       /**< splice reads from local shards (see choose_io) */
+	bool direct_io;    /**< cache=none: tensor files bypass the page cache */
 	unsigned max_read; /**< the max_read mount option, 0 if none: init must agree */
 	bool no_opendir; /**< the kernel opens directories itself (set by init) */
 };

@@ -6,7 +6,7 @@
  * there is no inode table to lock and forget has nothing to do. Every
  * handler replies exactly once. The model never changes while mounted, so
  * entries and attributes are cached by the kernel for a long time and file
- * pages are kept across opens.
+ * pages are kept across opens (with cache=none, tensor files have none).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -230,7 +230,13 @@ static void wfs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		}
 		fi->fh = (uint64_t)fd;
 	}
-	fi->keep_cache = 1;
+	/* cache=none: a tensor's bytes go straight to the reader's buffer, not
+	 * into a second page cache on top of the shard's (the kernel then
+	 * refuses shared mmap with ENODEV; main.c says so at mount). */
+	if (fs->direct_io && n->kind == WFS_NODE_TENSOR)
+		fi->direct_io = 1;
+	else
+		fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi) != 0 && has_fd(fs, n))
 		close((int)fi->fh);
 }

@@ -50,6 +50,7 @@ struct options {
 	char *format;      /* -o format=NAME: only this format */
 	char *root;        /* -o root=KEY: one sub-dict of a checkpoint */
 	char *io;
+	char *cache;
 	char *chunk_size;
 	char *cache_size;
 	char *cache_dir;
@@ -77,6 +78,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("format=%s", format),
 	OPT("root=%s", root),
 	OPT("io=%s", io),
+	OPT("cache=%s", cache),
 	OPT("readahead_kb=%d", readahead_kb),
 	OPT("readahead_kb=", readahead_given),
 	OPT("nonempty", nonempty),
@@ -179,6 +181,11 @@ static void usage(const char *prog)
 	       "    -o io=auto|copy|splice how reads reach the kernel (default auto = copy;\n"
 	       "                           splice is faster, reads capped at 512 KiB when a\n"
 	       "                           pipe cannot hold 1 MiB; see weightfs(1) for its limit)\n"
+	       "    -o cache=page|none     page (default): tensor files use the page cache and\n"
+	       "                           can be mmap'ed; none: tensor files are read with\n"
+	       "                           direct I/O (no second copy of the model in memory,\n"
+	       "                           faster streaming) and shared mmap of them fails\n"
+	       "                           with ENODEV\n"
 	       "    -o max_read=N          the largest read request in bytes (default 1 MiB)\n"
 	       "    -o uid=N,gid=N         owner and group of every file (default: yours)\n"
 	       "    -o umask=NNN           permission bits to clear from 0444/0555 (octal)\n"
@@ -418,6 +425,25 @@ static void choose_io(const struct options *o, const struct wfs_model *model, st
 		wfs_log(LOG_WARNING, "io=splice: pipes cannot grow to hold a read (sysctl fs.pipe-max-size); using copy");
 }
 
+/*
+ * cache=none opens tensor files with direct I/O (FOPEN_DIRECT_IO): reads go
+ * from the daemon's reply straight into the reader's buffer instead of
+ * filling the mount's own page cache, 4 KiB page by page, with a second
+ * copy of bytes the shard's page cache already holds. The kernel then
+ * refuses shared mappings of those files with ENODEV: allowing them needs
+ * FUSE_DIRECT_IO_ALLOW_MMAP, which libfuse 3.14 cannot negotiate. No
+ * request reaches the daemon when that happens, so the mount says it once,
+ * here, where a person starting it sees it (stderr, or syslog).
+ */
+static void choose_cache(const struct options *o, struct wfs_fs *fs)
+{
+	fs->direct_io = o->cache != NULL && strcmp(o->cache, "none") == 0;
+	if (fs->direct_io)
+		wfs_log(LOG_NOTICE, "cache=none: tensor files are read with direct I/O; mapping one shared "
+			"(mmap MAP_SHARED, numpy.memmap mode 'r') fails with ENODEV (No such device): "
+			"mount with cache=page (the default) to map tensors");
+}
+
 /* Checks the option values; prints what is wrong. 0 or -1. */
 static int check_options(const struct options *o, const char *prog, enum wfs_layout *layout,
 			 struct wfs_view_options *view)
@@ -445,6 +471,10 @@ static int check_options(const struct options *o, const char *prog, enum wfs_lay
 	}
 	if (o->io && strcmp(o->io, "auto") != 0 && strcmp(o->io, "copy") != 0 && strcmp(o->io, "splice") != 0) {
 		fprintf(stderr, "weightfs: io=%s: expected auto, copy or splice\n", o->io);
+		return -1;
+	}
+	if (o->cache && strcmp(o->cache, "page") != 0 && strcmp(o->cache, "none") != 0) {
+		fprintf(stderr, "weightfs: cache=%s: expected page or none\n", o->cache);
 		return -1;
 	}
 	if (o->readahead_kb < 0) {
@@ -706,6 +736,7 @@ int main(int argc, char *argv[])
 	struct wfs_fs fs = {.model = model, .ns = ns, .uid = o.has_uid ? (uid_t)o.uid : getuid(),
 			    .gid = o.has_gid ? (gid_t)o.gid : getgid(), .umask = (mode_t)o.umask};
 	choose_io(&o, model, &fs, &args);
+	choose_cache(&o, &fs);
 	se = fuse_session_new(&args, &wfs_ll_ops, sizeof(wfs_ll_ops), &fs);
 	if (se == NULL) {
 		status = EXIT_USAGE; /* libfuse printed why: almost always an unknown option */
@@ -726,6 +757,7 @@ out:
 	free(o.format);
 	free(o.root);
 	free(o.io);
+	free(o.cache);
 	free(o.chunk_size);
 	free(o.cache_size);
 	free(o.cache_dir);

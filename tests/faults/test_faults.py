@@ -120,17 +120,19 @@ def model(tmp_path):
 
 # --- shards changed under the mount -------------------------------------------
 
+@pytest.mark.parametrize("cache", ["page", "none"])
 @pytest.mark.parametrize("io", ["copy", "splice"])
 @pytest.mark.parametrize("fds", ["kept", "reopened"])
-def test_shard_truncated(request, daemon, readers, model, io, fds):
+def test_shard_truncated(request, daemon, readers, model, io, fds, cache):
     """Tensors past the new end give EIO, everything else reads correctly,
     and the daemon stays up. Readers running across the truncation see
-    correct bytes or errors, never short or wrong data."""
+    correct bytes or errors, never short or wrong data. With cache=none
+    (direct I/O) as well: every read there reaches the daemon."""
     if io == "splice" and fds == "kept":
         request.node.add_marker(pytest.mark.xfail(strict=False, reason=(
             "known limit of io=splice (README, Reliability): a reply holds references to the "
             "shard's pages, and truncation zeroes the tail of the page at the new end in place")))
-    d = daemon(model.dir, "-o", f"layout=flat,io={io}", nofile=FD_MODES[fds])
+    d = daemon(model.dir, "-o", f"layout=flat,io={io},cache={cache}", nofile=FD_MODES[fds])
     assert check_all(d.mountpoint, model.tensors.values(), lambda t: {"ok"}) == []
     shard = model.shards[1]
     victims = [t for t in model.in_shard(shard) if t.nbytes]

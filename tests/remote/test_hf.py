@@ -277,6 +277,28 @@ def test_small_cache_still_correct(nginx, models, mount):
     check_all_bytes(mnt, ms["org/sharded"])
 
 
+@pytest.mark.parametrize("cache", ["page", "none"])
+def test_parallel_readers_small_cache(nginx, models, mount, cache):
+    """A cache of 4 chunks under 8 readers: chunks are evicted (and their
+    buffers reused by the next chunk) while others are being read."""
+    import concurrent.futures
+    _, ms = models
+    m = ms["org/sharded"]
+    mnt = mount("hf://org/sharded", "-o", f"chunk_size=64K,cache_size=256K,cache={cache}", env=hf_env(nginx))
+    items = list(m.tensors().items())
+
+    def read(item):
+        name, t = item
+        with open(tensor_path(mnt, name), "rb", buffering=0) as f:
+            chunks = []
+            while chunk := f.read(50_000):
+                chunks.append(chunk)
+        return name, b"".join(chunks) == t[4]
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        results = list(ex.map(read, items * 3))
+    assert [n for n, ok in results if not ok] == []
+
+
 def test_parallel_readers(nginx, models, mount):
     import concurrent.futures
     _, ms = models
