@@ -17,6 +17,8 @@ struct gb {
 
 static inline void gb_bytes(struct gb *b, const void *s, size_t n)
 {
+	if (n == 0) /* memcpy must not see a NULL buffer, even for 0 bytes */
+		return;
 	if (b->len + n > b->cap) {
 		b->cap = (b->len + n) * 2 + 64;
 		b->p = realloc(b->p, b->cap);

@@ -19,7 +19,8 @@ static int parse_all(const struct gb *b, struct wfs_gguf *g, struct wfs_error *e
 		n++;
 		/* A prefix in a buffer of its own, so a resumed parse sees it move (as after realloc). */
 		uint8_t *copy = malloc(len ? len : 1);
-		memcpy(copy, b->p, len);
+		if (len)
+			memcpy(copy, b->p, len);
 		int rc = wfs_gguf_parse(copy, len, b->len, "t.gguf", g, err, &need);
 		free(copy);
 		if (rc == 0) /* once more over the whole file: keys and names then point into b */
