@@ -20,35 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_invariant.h"
 #include "internal.h"
 #include "weightfs/namespace.h"
 #include "weightfs/xattr.h"
-
-__attribute__((noreturn, format(printf, 1, 2)))
-static void fz_fail(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("fuzz invariant broken: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	abort();
-}
-
-#define FZ_CHECK(cond, ...)                  \
-	do {                                  \
-		if (!(cond))                  \
-			fz_fail(__VA_ARGS__); \
-	} while (0)
-
-static void *fz_malloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (p == NULL)
-		abort();
-	return p;
-}
 
 /* An empty model, as the library's own constructor (model.c) makes one. */
 static inline struct wfs_model *fz_model_new(void)

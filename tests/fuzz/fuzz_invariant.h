@@ -1,7 +1,7 @@
 /**
  * @file fuzz_invariant.h
- * FZ_CHECK and fz_malloc for harnesses that build no model (the protobuf
- * cursor, the table reader): fuzz_check.h without the namespace checks.
+ * FZ_CHECK and fz_malloc, for every harness; fuzz_check.h adds the model
+ * and namespace checks of the harnesses that build a model.
  */
 #ifndef WEIGHTFS_FUZZ_INVARIANT_H
 #define WEIGHTFS_FUZZ_INVARIANT_H
