@@ -174,8 +174,10 @@ struct wfs_open_options {
 bool wfs_source_is_remote(const char *source);
 
 /**
- * Opens SOURCE (a model directory, a .safetensors file, an index .json, or a
- * Hugging Face cache snapshot or repository) and validates all of it.
+ * Opens SOURCE (a model directory, a model file of any format, an index
+ * .json, a TensorFlow checkpoint prefix, a Hugging Face cache snapshot or
+ * repository, or an http(s)://, hf://, s3:// URL) and validates all of it;
+ * which files make the model is resolve.c's (README, "SOURCE").
  * Returns 0, WFS_EINVALID with every problem in @p err, or another negative
  * errno (with a message in @p err) when SOURCE cannot be read.
  */

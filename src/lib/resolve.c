@@ -260,7 +260,7 @@ static bool same_split(const struct wfs_format *f, const char *a, const char *b)
 static int open_units(struct resolver *r, struct wfs_names *files, const struct wfs_format *f, struct wfs_error *err)
 {
 	struct wfs_build *b = &r->b;
-	/* A unit: a file, or every part of one split; units[i] is the first file of file i's unit. */
+	/* A unit: a file, or every part of one split; unit_of[i] is the first file of file i's unit. */
 	size_t nunits = 0;
 	size_t *unit_of = calloc(files->n ? files->n : 1, sizeof(*unit_of));
 	if (unit_of == NULL)
