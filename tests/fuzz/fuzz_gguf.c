@@ -2,7 +2,7 @@
  * @file fuzz_gguf.c
  * libFuzzer harness: the input is a whole GGUF file.
  *
- * The reader (formats/gguf_parse.c) is shown the file's first bytes in a
+ * The reader (formats/gguf/parse.c) is shown the file's first bytes in a
  * buffer of exactly that length, growing it as it asks (as a remote open
  * does), so reading past what it was given is caught. An accepted file's
  * tensors must lie inside the data section, inside the file, aligned,
@@ -13,7 +13,7 @@
  */
 #include "fuzz_check.h"
 
-#include "formats/gguf_parse.h"
+#include "formats/gguf/parse.h"
 #include "weightfs/model.h"
 
 static void check_parsed(const struct wfs_gguf *g, const uint8_t *buf, const uint8_t *data, size_t size)

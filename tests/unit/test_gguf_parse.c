@@ -1,13 +1,13 @@
 /**
  * @file test_gguf_parse.c
- * The GGUF reader (formats/gguf_parse.c) on files built in memory and on
+ * The GGUF reader (formats/gguf/parse.c) on files built in memory and on
  * the fixtures of tests/data/gguf-samples (argv[1]).
  */
 #include <errno.h>
 
 #include "check.h"
 #include "gguf_build.h"
-#include "formats/gguf_parse.h"
+#include "formats/gguf/parse.h"
 
 /* Parses b, growing the prefix shown to the parser from 16 bytes as it asks (as a remote read would). */
 static int parse_all(const struct gb *b, struct wfs_gguf *g, struct wfs_error *err, unsigned *rounds)

@@ -3,7 +3,7 @@
  * The GGUF format (ggml-org/ggml docs/gguf.md; llama.cpp's gguf-split for
  * split models): one file or one part of a split per open.
  *
- * The header, KV section and tensor infos are read by gguf_parse.c from a
+ * The header, KV section and tensor infos are read by gguf/parse.c from a
  * prefix of the file that grows as the parser asks (64 KiB, then doubling),
  * so a remote file is fetched by range, not whole. Tensors become RANGE
  * extents of the stored bytes (raw blocks for quantized types), with
@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "format.h"
-#include "gguf_parse.h"
+#include "gguf/parse.h"
 #include "weightfs/xattr.h"
 
 /** The longest KV text kept in the model (longer ones are only named in user.gguf.omitted). */

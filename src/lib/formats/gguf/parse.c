@@ -1,8 +1,8 @@
 /**
- * @file gguf_parse.c
+ * @file gguf/parse.c
  * Reads and validates a GGUF file's header, key/value section and tensor
  * infos from bytes in memory, through the bounded cursor only (see
- * gguf_parse.h for the rules and where they come from).
+ * parse.h for the rules and where they come from).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cursor.h"
-#include "../internal.h"
-#include "gguf_parse.h"
+#include "../../cursor.h"
+#include "../../internal.h"
+#include "parse.h"
 
 static const char *const type_names[WFS_GGUF_TYPE_COUNT] = {
 	"UINT8", "INT8", "UINT16", "INT16", "UINT32", "INT32", "FLOAT32",

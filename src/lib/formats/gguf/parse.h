@@ -1,5 +1,5 @@
 /**
- * @file gguf_parse.h
+ * @file gguf/parse.h
  * The GGUF reader over bytes in memory: header, key/value section and
  * tensor infos of one file (or split part), validated.
  *

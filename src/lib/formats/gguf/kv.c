@@ -1,7 +1,7 @@
 /**
- * @file gguf_kv.c
+ * @file gguf/kv.c
  * GGUF key/value pairs as text: what user.gguf.KEY shows and what
- * weightfs-inspect prints (gguf_parse.h, wfs_gguf_kv_render).
+ * weightfs-inspect prints (parse.h, wfs_gguf_kv_render).
  *
  * Values are re-read through the bounded cursor from the buffer they were
  * validated in; output stops at a limit, so a value with a huge count costs
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cursor.h"
-#include "gguf_parse.h"
+#include "../../cursor.h"
+#include "parse.h"
 
 struct out {
 	char *p;
