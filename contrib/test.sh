@@ -9,7 +9,7 @@
 # errors. The pytest suites run from a copy of the repository's tracked
 # files in a temporary folder, with the checkout's own folder hidden by an
 # empty tmpfs in a private mount namespace, so a test that reads anything
-# beside the repository (../shared, /work/...) or a file not committed
+# beside the repository (a sibling data folder, /work/...) or a file not committed
 # fails here as it would in a fresh clone. The last line is
 # "N passed, M failed" over all of them. Debian 12, as root.
 #
