@@ -34,7 +34,6 @@ WEIGHTFS_BIN (default build/weightfs).
 
 import argparse
 import json
-import mmap
 import os
 import random
 import statistics
@@ -46,9 +45,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent / "tests" / "lib"))
+sys.path.insert(0, str(HERE))
 from pytorch_writer import row_major, state_dict_pickle  # noqa: E402
+from twinlib import loadavg, mount, prefault, read_all, unmount  # noqa: E402
 
-WEIGHTFS = os.environ.get("WEIGHTFS_BIN", str(HERE.parent.parent / "build" / "weightfs"))
 
 
 def llama8b(quick):
@@ -179,45 +179,14 @@ def warm(d):
             f.read()
 
 
-def mount(source, mnt):
-    t0 = time.perf_counter()
-    subprocess.run([WEIGHTFS, str(source), str(mnt)], check=True, stdin=subprocess.DEVNULL)
-    return time.perf_counter() - t0
 
 
-def unmount(mnt):
-    subprocess.run(["fusermount3", "-u", str(mnt)], check=True)
 
 
-def read_all(mnt):
-    total = 0
-    t0 = time.perf_counter()
-    for root, _, files in os.walk(mnt):
-        for name in files:
-            fd = os.open(os.path.join(root, name), os.O_RDONLY)
-            try:
-                while True:
-                    b = os.read(fd, 1 << 20)
-                    if not b:
-                        break
-                    total += len(b)
-            finally:
-                os.close(fd)
-    return total, time.perf_counter() - t0
 
 
-def prefault(gib):
-    """Touches and frees @gib GiB, so the reads that follow fill memory the VM holds."""
-    if gib <= 0:
-        return
-    buf = mmap.mmap(-1, gib << 30)
-    for off in range(0, gib << 30, 4096):
-        buf[off] = 1
-    buf.close()
 
 
-def loadavg():
-    return Path("/proc/loadavg").read_text().split()[0]
 
 
 def main():

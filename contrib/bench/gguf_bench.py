@@ -19,42 +19,16 @@ build/weightfs). The page cache is not dropped (the machine is shared).
 """
 
 import argparse
-import os
 import random
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
 import gen_gguf
-
-WEIGHTFS = os.environ.get("WEIGHTFS_BIN", str(Path(__file__).resolve().parents[2] / "build" / "weightfs"))
-
-
-def loadavg():
-    return Path("/proc/loadavg").read_text().split()[0]
+from twinlib import loadavg, mount, read_all, unmount
 
 
-def unmount(mnt):
-    subprocess.run(["fusermount3", "-u", str(mnt)], check=True)
 
-
-def read_all(mnt):
-    """Every file under mnt read whole, 1 MiB at a time: (bytes, seconds)."""
-    total = 0
-    t0 = time.perf_counter()
-    for root, _, files in os.walk(mnt):
-        for name in files:
-            fd = os.open(os.path.join(root, name), os.O_RDONLY)
-            try:
-                while True:
-                    b = os.read(fd, 1 << 20)
-                    if not b:
-                        break
-                    total += len(b)
-            finally:
-                os.close(fd)
-    return total, time.perf_counter() - t0
 
 
 def warm(path):
@@ -62,17 +36,6 @@ def warm(path):
         f.read(16 << 20)
 
 
-def mount(source, mnt):
-    """Seconds `weightfs SOURCE MNT` took (a failed attempt, as when the last
-    unmount is still being torn down, is retried and not counted)."""
-    for attempt in range(5):
-        t0 = time.perf_counter()
-        r = subprocess.run([WEIGHTFS, str(source), str(mnt)], stdin=subprocess.DEVNULL)
-        took = time.perf_counter() - t0
-        if r.returncode == 0:
-            return took
-        time.sleep(0.5)
-    raise SystemExit(f"weightfs {source} {mnt} failed 5 times (exit {r.returncode})")
 
 
 def main():
