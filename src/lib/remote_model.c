@@ -387,10 +387,16 @@ static int note_tensor_ends(struct wfs_model *m)
 	return rc;
 }
 
+/* A file at the top of the listing (not hidden) whose name ends with @p suffix. */
+static bool listed_top(const char *path, const char *suffix)
+{
+	size_t n = strlen(path), k = strlen(suffix);
+	return n > k && strcmp(path + n - k, suffix) == 0 && strchr(path, '/') == NULL && path[0] != '.';
+}
+
 static bool is_shard_name(const char *path)
 {
-	size_t n = strlen(path);
-	return n > 12 && strcmp(path + n - 12, ".safetensors") == 0 && strchr(path, '/') == NULL && path[0] != '.';
+	return listed_top(path, ".safetensors");
 }
 
 static int compare_cstr(const void *a, const void *b)
@@ -706,12 +712,6 @@ int wfs_remote_open_model(struct wfs_model *m, const char *source, const struct 
 }
 
 /* ---- other formats: resolve.c over the listing ----------------------------- */
-
-static bool listed_top(const char *path, const char *suffix)
-{
-	size_t n = strlen(path), k = strlen(suffix);
-	return n > k && strcmp(path + n - k, suffix) == 0 && strchr(path, '/') == NULL && path[0] != '.';
-}
 
 /*
  * The remote file of @p path: made once, its size asked for with a first

@@ -572,3 +572,20 @@ def test_several_indexes_are_named(run_weightfs, new_mountpoint, tmp_path):
     assert p.returncode == 0, p.stderr
     assert os.listdir(mnt) == ["w"]
     unmount(mnt)
+
+
+def test_an_ordinary_file_named_like_a_subdirectory_is_hidden(run_weightfs, new_mountpoint, tmp_path):
+    d = tmp_path / "clash"
+    d.mkdir()
+    write_safetensors(d / "a.safetensors", random_tensors({"w": ("F32", (2,))}, 1))
+    write_safetensors(d / "b.safetensors", random_tensors({"w": ("F32", (2,))}, 2))
+    (d / "a").write_text("notes, not the model\n")
+    mnt = new_mountpoint()
+    p = run_weightfs(d, mnt)
+    assert p.returncode == 0, p.stderr
+    try:
+        assert sorted(os.listdir(mnt)) == ["a", "b"]
+        assert (mnt / "a").is_dir() and os.listdir(mnt / "a") == ["w"]
+        assert any("a is hidden" in line for line in warnings(p.stderr)), p.stderr
+    finally:
+        unmount(mnt)
