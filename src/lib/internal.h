@@ -35,9 +35,8 @@ int wfs_strings_add(struct wfs_strings *a, const char *s, size_t len, struct wfs
 /** wfs_strings_add to the model's own arena. */
 int wfs_arena_add(struct wfs_model *m, const char *s, size_t len, struct wfs_str *out);
 
-/** Appends formatted text to the arena as one string. */
-int wfs_arena_printf(struct wfs_model *m, struct wfs_str *out, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/** Appends a shape as user.shape shows it ("[2048,2048]", "[]" for a scalar) to the arena. 0 or -ENOMEM. */
+int wfs_arena_shape(struct wfs_model *m, const uint64_t *dims, uint32_t ndim, struct wfs_str *out);
 
 /* ---- JSON ----------------------------------------------------------------- */
 

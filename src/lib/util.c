@@ -2,7 +2,6 @@
  * @file util.c
  * Growable arrays and the model's string arena.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,23 +62,36 @@ int wfs_arena_add(struct wfs_model *m, const char *s, size_t len, struct wfs_str
 	return rc;
 }
 
-int wfs_arena_printf(struct wfs_model *m, struct wfs_str *out, const char *fmt, ...)
+/* Writes v in decimal at p; returns the end. */
+static char *put_decimal(char *p, uint64_t v)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -EINVAL;
-	int rc = wfs_grow((void **)&m->arena, &m->arena_cap, m->arena_len, (size_t)n + 1, 1);
-	if (rc < 0)
-		return rc;
-	va_start(ap, fmt);
-	vsnprintf(m->arena + m->arena_len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	char digits[20];
+	int n = 0;
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n)
+		*p++ = digits[--n];
+	return p;
+}
+
+int wfs_arena_shape(struct wfs_model *m, const uint64_t *dims, uint32_t ndim, struct wfs_str *out)
+{
+	/* "[" + ndim numbers of at most 20 digits and their commas + "]" + NUL */
+	if (WFS_GROW(m->arena, m->arena_cap, m->arena_len, 2 + (size_t)ndim * 21 + 1) < 0)
+		return -ENOMEM;
+	char *start = m->arena + m->arena_len, *p = start;
+	*p++ = '[';
+	for (uint32_t i = 0; i < ndim; i++) {
+		if (i)
+			*p++ = ',';
+		p = put_decimal(p, dims[i]);
+	}
+	*p++ = ']';
+	*p = '\0';
 	out->off = m->arena_len;
-	out->len = (size_t)n;
-	m->arena_len += (size_t)n + 1;
+	out->len = (size_t)(p - start);
+	m->arena_len += out->len + 1;
 	return 0;
 }
 

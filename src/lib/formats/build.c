@@ -13,22 +13,6 @@
 
 #define QUOTE_LEN(name, len) wfs_quote((name), (len), (char[WFS_QUOTE_MAX]){0})
 
-/* "[2,3]" into the arena. */
-static int add_shape_text(struct wfs_model *m, const uint64_t *shape, uint32_t ndim, struct wfs_str *out)
-{
-	size_t cap = 2 + (size_t)ndim * 21, o = 0;
-	char *buf = malloc(cap);
-	if (buf == NULL)
-		return -ENOMEM;
-	buf[o++] = '[';
-	for (uint32_t i = 0; i < ndim; i++)
-		o += (size_t)snprintf(buf + o, cap - o, "%s%" PRIu64, i ? "," : "", shape[i]);
-	buf[o++] = ']';
-	int rc = wfs_arena_add(m, buf, o, out);
-	free(buf);
-	return rc;
-}
-
 /* Checks a STRIDED tensor's elements against its storage and shard. */
 static bool strided_ok(const struct wfs_model *m, const struct wfs_tensor_spec *t, uint64_t numel,
 		       const char *label, struct wfs_error *err)
@@ -139,7 +123,7 @@ int wfs_build_add_tensor(struct wfs_build *b, const char *label, const struct wf
 		if (t->ndim)
 			memcpy(m->strides + m->nstrides, t->strides, t->ndim * sizeof(*t->strides));
 	}
-	if (wfs_arena_add(m, t->name, t->name_len, &x.name) < 0 || add_shape_text(m, t->shape, t->ndim, &x.shape_text) < 0 ||
+	if (wfs_arena_add(m, t->name, t->name_len, &x.name) < 0 || wfs_arena_shape(m, t->shape, t->ndim, &x.shape_text) < 0 ||
 	    (t->attrs_len && wfs_arena_add(m, t->attrs, t->attrs_len, &x.attrs) < 0))
 		return -ENOMEM;
 	m->ndims += t->ndim;

@@ -109,19 +109,6 @@ static int check_length(struct wfs_model *m, struct wfs_tensor *t, const uint64_
 }
 
 
-/* Writes v in decimal at p; returns the end. */
-static char *put_decimal(char *p, uint64_t v)
-{
-	char digits[20];
-	int n = 0;
-	do
-		digits[n++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	while (n)
-		*p++ = digits[--n];
-	return p;
-}
-
 /* ---- one pass over the header ------------------------------------------- */
 
 struct range {
@@ -462,24 +449,11 @@ static bool add_tensor(struct header *h, const char *name, size_t len, struct wf
 	if (WFS_GROW(m->tensors, m->cap.tensors, m->ntensors, 1) < 0 ||
 	    WFS_GROW(h->ranges, h->ranges_cap, h->nranges, 1) < 0 ||
 	    wfs_arena_add(m, name, len, &t->name) < 0 ||
-	    WFS_GROW(m->arena, m->arena_cap, m->arena_len, 2 + (size_t)t->ndim * 21 + 1) < 0) {
+	    wfs_arena_shape(m, m->dims + t->dims, t->ndim, &t->shape_text) < 0) {
 		h->rc = -ENOMEM;
 		h->broken = true;
 		return false;
 	}
-	/* Shape text, e.g. "[2048,2048]", kept for user.shape. */
-	char *start = m->arena + m->arena_len, *p = start;
-	*p++ = '[';
-	for (uint32_t i = 0; i < t->ndim; i++) {
-		if (i)
-			*p++ = ',';
-		p = put_decimal(p, m->dims[t->dims + i]);
-	}
-	*p++ = ']';
-	*p = '\0';
-	t->shape_text.off = m->arena_len;
-	t->shape_text.len = (size_t)(p - start);
-	m->arena_len += t->shape_text.len + 1;
 	h->ranges[h->nranges++] = (struct range){off[0], off[1], m->ntensors};
 	m->tensors[m->ntensors++] = *t;
 	return true;
