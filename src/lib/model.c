@@ -203,14 +203,9 @@ int wfs_model_open(const char *source, const struct wfs_open_options *opts,
 	struct wfs_model *m = wfs_model_new();
 	if (m == NULL)
 		return -ENOMEM;
-	int rc;
-	if (wfs_source_is_remote(source)) {
-		rc = wfs_remote_open_model(m, source, opts, err);
-		if (rc == 0)
-			rc = wfs_model_finish(m, err);
-	} else {
-		rc = wfs_resolve_local(m, source, opts, err);
-	}
+	/* Both finish the model (sort, duplicates, totals) themselves. */
+	int rc = wfs_source_is_remote(source) ? wfs_remote_open_model(m, source, opts, err)
+					       : wfs_resolve_local(m, source, opts, err);
 	if (rc < 0) {
 		wfs_model_free(m);
 		return rc;
