@@ -449,7 +449,7 @@ static bool add_tensor(struct header *h, const char *name, size_t len, struct wf
 	if (WFS_GROW(m->tensors, m->cap.tensors, m->ntensors, 1) < 0 ||
 	    WFS_GROW(h->ranges, h->ranges_cap, h->nranges, 1) < 0 ||
 	    wfs_arena_add(m, name, len, &t->name) < 0 ||
-	    wfs_arena_shape(m, m->dims + t->dims, t->ndim, &t->shape_text) < 0) {
+	    wfs_arena_shape(m, t->ndim ? m->dims + t->dims : NULL, t->ndim, &t->shape_text) < 0) {
 		h->rc = -ENOMEM;
 		h->broken = true;
 		return false;
