@@ -135,7 +135,18 @@ struct wfs_http {
 	struct wfs_counters *stats;
 	pthread_mutex_t lock;  /**< guards the pool of connections */
 	struct wfs_conn *pool;
+	/** The shortest wait for a first byte seen, in microseconds (INT64_MAX: none yet). */
+	_Atomic int64_t first_byte_us;
 };
+
+/**
+ * Whether the server is near: an answer's first byte has come less than
+ * 1 ms after its request was sent (the minimum over all answers, which
+ * is what the network allows; more requests at once only make answers
+ * slower). Then a round trip costs less than moving a chunk, and the
+ * chunk cache reads ahead less (remote_cache.c).
+ */
+bool wfs_http_near(const struct wfs_http *h);
 
 /** One request. Fill the inputs, run it with wfs_http_run, read the outputs. */
 struct wfs_req {
@@ -267,6 +278,8 @@ int wfs_cache_new(struct wfs_remote *r, size_t capacity, const char *dir, uint64
 		  struct wfs_cache **out, struct wfs_error *err);
 void wfs_cache_free(struct wfs_cache *c);
 
+/** Bytes of chunks the cache holds in memory now (being loaded, or loaded). */
+size_t wfs_cache_bytes(struct wfs_cache *c);
 /**
  * Turns readahead on or off (off when made). It stays off while the model is
  * opened: formats read through the cache then, and readahead would start

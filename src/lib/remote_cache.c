@@ -24,12 +24,21 @@
  *   length, so a full cache streams without allocating.
  * - Readahead: when a file is read sequentially (a chunk at or right after
  *   the last one read), the next chunks are queued, the window doubling
- *   from 2 up to 16 (and at most a quarter of the cache), but never more
- *   than one chunk past the end of the tensor being read, so reading one
- *   tensor fetches that tensor's chunks and at most one more (where the
- *   next tensor starts, which a sequential reader wants next). Worker threads (started at the first
- *   readahead, after the daemon has forked) fetch them, several at once. Readahead is off while the
- *   model is opened (formats read headers through the cache then), so no thread exists before the fork.
+ *   from 2 up to 16 (and at most a quarter of the cache; 2 from a near
+ *   server, see NEAR_WINDOW), but never more than one chunk past the end of
+ *   the tensor being read, so reading one tensor fetches that tensor's
+ *   chunks and at most one more (where the next tensor starts, which a
+ *   sequential reader wants next). Worker threads (started at the first
+ *   readahead, after the daemon has forked) fetch them, one woken per
+ *   chunk queued. Readahead is off while the model is opened (formats read
+ *   headers through the cache then), so no thread exists before the fork.
+ * - Drop-behind: a chunk that a sequential reader has moved past is marked
+ *   spent and made least recently used; the next chunk loaded takes over
+ *   its buffer even while the cache is not full. Streaming a file so holds
+ *   the window and a few chunks, not cache_size of memory that every mount
+ *   would have to fault in afresh; a second sequential reader far behind
+ *   the first fetches again what it passed. Chunks read out of order keep
+ *   their place, and a spent chunk read again is an ordinary one.
  * - Disk (cache_dir): one directory per file identity, named by a hash of
  *   it, holding the identity itself (checked on use: a hash collision
  *   disables the disk cache for that file, never serves its bytes) and one
@@ -70,6 +79,14 @@
 
 #define MAX_WORKERS 16
 #define MAX_WINDOW 16
+/*
+ * Chunks read ahead from a near, fast server (wfs_http_near): there the
+ * machine, not the network, limits a read, and more fetches at once only
+ * compete with the reader for the CPUs and their caches. Measured on
+ * loopback (contrib/bench/RESULTS-remote.md): 2 ahead reads a 1 GiB tensor
+ * 1.6x faster than 16 ahead.
+ */
+#define NEAR_WINDOW 2
 /* A chunk served from memory refreshes its disk file's mtime at most this often. */
 #define TOUCH_MS 1000
 
@@ -85,6 +102,7 @@ struct chunk {
 	enum chunk_state state;
 	int err;
 	bool in_table, queued, readahead;
+	bool spent; /* a sequential reader has moved past it: the first to be evicted */
 	struct chunk *hnext;
 	struct chunk *prev, *next; /* LRU, READY chunks in the table */
 	struct chunk *qnext;
@@ -161,6 +179,19 @@ static void lru_front(struct wfs_cache *c, struct chunk *x)
 	c->lru.next = x;
 }
 
+/* Makes @p x the least recently used chunk: the next one evict() looks at. */
+static void lru_back(struct wfs_cache *c, struct chunk *x)
+{
+	if (x->prev) {
+		x->prev->next = x->next;
+		x->next->prev = x->prev;
+	}
+	x->prev = c->lru.prev;
+	x->next = &c->lru;
+	c->lru.prev->next = x;
+	c->lru.prev = x;
+}
+
 static void chunk_unref(struct chunk *x)
 {
 	if (--x->refs == 0) {
@@ -182,6 +213,17 @@ static uint8_t *evict(struct wfs_cache *c, size_t extra)
 {
 	uint8_t *reuse = NULL;
 	struct chunk *x = c->lru.prev;
+	/* Drop-behind: a streamed chunk's buffer before fresh memory (they are the last ones). */
+	for (struct chunk *y = x; y != &c->lru && y->spent; y = y->prev) {
+		if (y->refs == 1 && y->len == extra && y->data != NULL) {
+			table_remove(c, y);
+			reuse = y->data;
+			y->data = NULL;
+			chunk_unref(y);
+			x = c->lru.prev;
+			break;
+		}
+	}
 	while (x != &c->lru && c->bytes + extra > c->capacity) {
 		struct chunk *prev = x->prev;
 		if (x->refs == 1) {
@@ -645,15 +687,25 @@ static void plan_readahead(struct wfs_cache *c, struct wfs_remote_file *f, uint6
 		f->ra_last = k1;
 	if (c->window == 0)
 		return;
+	if (k0 > 0 && f->ra_streak >= 2) {
+		/* The reader has moved on from chunk k0 - 1 (drop-behind). */
+		struct chunk *b = find(c, f, k0 - 1);
+		if (b != NULL && b->state == READY && b->in_table && !b->spent) {
+			b->spent = true;
+			lru_back(c, b);
+		}
+	}
 	unsigned ahead = 1u << (f->ra_streak < 4 ? f->ra_streak : 4);
 	if (ahead > c->window)
 		ahead = c->window;
+	if (ahead > NEAR_WINDOW && wfs_http_near(&c->r->http))
+		ahead = NEAR_WINDOW;
 	/* Up to the chunk after the one where the tensor ends: the next tensor's start. */
 	uint64_t limit = tensor_end(f, end - 1);
 	uint64_t last = (limit - 1) / c->r->chunk_size + 1;
 	if (last > (f->size - 1) / c->r->chunk_size)
 		last = (f->size - 1) / c->r->chunk_size;
-	bool queued = false;
+	unsigned queued = 0;
 	for (uint64_t k = f->ra_last + 1; k <= f->ra_last + ahead && k <= last; k++) {
 		if (find(c, f, k))
 			continue;
@@ -666,7 +718,7 @@ static void plan_readahead(struct wfs_cache *c, struct wfs_remote_file *f, uint6
 		else
 			c->qhead = x;
 		c->qtail = x;
-		queued = true;
+		queued++;
 	}
 	if (!queued)
 		return;
@@ -677,7 +729,9 @@ static void plan_readahead(struct wfs_cache *c, struct wfs_remote_file *f, uint6
 		/* No thread: the queued chunks are loaded by whoever reads them. */
 		return;
 	}
-	pthread_cond_broadcast(&c->work);
+	/* One worker per chunk queued: waking them all would cost a context switch each. */
+	while (queued--)
+		pthread_cond_signal(&c->work);
 }
 
 /* A READY chunk with a reference for the caller, or NULL with *rc set. */
@@ -719,6 +773,7 @@ static struct chunk *get(struct wfs_cache *c, struct wfs_remote_file *f, uint64_
 				pthread_cond_wait(&c->changed, &c->lock);
 		} else if (x->state == READY) {
 			atomic_fetch_add(&c->r->stats.cache_hits, 1);
+			x->spent = false; /* read again: an ordinary chunk */
 			if (x->in_table)
 				lru_front(c, x);
 			long long now = mono_ms();
@@ -932,6 +987,14 @@ void wfs_cache_free(struct wfs_cache *c)
 	pthread_cond_destroy(&c->changed);
 	pthread_cond_destroy(&c->work);
 	free(c);
+}
+
+size_t wfs_cache_bytes(struct wfs_cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	size_t n = c->bytes;
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }
 
 void wfs_cache_readahead(struct wfs_cache *c, bool on)

@@ -77,6 +77,7 @@ int wfs_http_init(struct wfs_http *h, const struct wfs_warn *warn, bool verbose,
 	h->base_delay_ms = 100;
 	h->max_delay_ms = 5000;
 	pthread_mutex_init(&h->lock, NULL);
+	atomic_store(&h->first_byte_us, INT64_MAX);
 	return 0;
 }
 
@@ -563,10 +564,31 @@ static long long backoff_ms(struct wfs_http *h, struct wfs_req *r)
 	return d / 2 + (long long)(rand_r(&seed) % (int)(d > 0 ? d : 1));
 }
 
+#define NEAR_US 1000
+
+/* Notes how soon the first byte of an answer came (see wfs_http_near). */
+static void note_first_byte(struct wfs_http *h, CURL *e)
+{
+	curl_off_t pre, start;
+	if (curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pre) != CURLE_OK ||
+	    curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &start) != CURLE_OK || start < pre)
+		return;
+	int64_t us = (int64_t)(start - pre), seen = atomic_load(&h->first_byte_us);
+	while (us < seen && !atomic_compare_exchange_weak(&h->first_byte_us, &seen, us))
+		;
+}
+
+bool wfs_http_near(const struct wfs_http *h)
+{
+	return atomic_load(&h->first_byte_us) < NEAR_US;
+}
+
 static void finish(struct wfs_http *h, struct wfs_conn *c, struct wfs_req *r, CURLcode cc)
 {
 	curl_multi_remove_handle(c->multi, (CURL *)r->easy);
 	enum outcome o = judge(h, r, cc);
+	if (o == DONE_OK)
+		note_first_byte(h, (CURL *)r->easy);
 	char u[600];
 	if (h->verbose) {
 		wfs_url_for_log(r->cur_url, u, sizeof(u));

@@ -145,11 +145,13 @@ size_t wfs_remote_stats(const struct wfs_remote *r, char *buf, size_t cap)
 	return (size_t)snprintf(buf, cap,
 				"{\"requests\":%llu,\"bytes\":%llu,\"retries\":%llu,\"redirects\":%llu,"
 				"\"errors\":%llu,\"cache_hits\":%llu,\"disk_hits\":%llu,\"fetches\":%llu,"
-				"\"readahead\":%llu,\"waits\":%llu,\"chunk_size\":%zu,\"files\":%zu}",
+				"\"readahead\":%llu,\"waits\":%llu,\"near\":%s,\"cache_bytes\":%zu,"
+				"\"chunk_size\":%zu,\"files\":%zu}",
 				atomic_load(&s->requests), atomic_load(&s->bytes), atomic_load(&s->retries),
 				atomic_load(&s->redirects), atomic_load(&s->errors), atomic_load(&s->cache_hits),
 				atomic_load(&s->disk_hits), atomic_load(&s->fetches), atomic_load(&s->readahead),
-				atomic_load(&s->waits), r->chunk_size, r->nfiles);
+				atomic_load(&s->waits), wfs_http_near(&r->http) ? "true" : "false",
+				r->cache ? wfs_cache_bytes(r->cache) : 0, r->chunk_size, r->nfiles);
 }
 
 /* ---- assembly ---------------------------------------------------------- */
