@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "internal.h"
@@ -158,6 +159,8 @@ struct wfs_req {
 	const char *etag;           /**< the file's ETag, checked when both are known */
 	uint8_t *buf;               /**< body destination (not owned when !grow) */
 	size_t cap;
+	const struct iovec *iov;    /**< or: the body scattered over these pieces in order (cap: their sum) */
+	size_t iovcnt;
 	bool grow;                  /**< buf grows with malloc up to limit; caller frees */
 	size_t limit;
 	const char *what;           /**< names the request in messages */
@@ -306,6 +309,8 @@ void wfs_cache_offer(struct wfs_cache *c, struct wfs_remote_file *f, uint64_t of
 		     size_t len);
 
 /** Fetches bytes [off, off+len) of @p f into @p buf (no cache): 0 or a negative errno. */
-int wfs_remote_fetch(struct wfs_remote_file *f, void *buf, size_t len, uint64_t off, bool readahead);
+int wfs_remote_fetch(struct wfs_remote_file *f, void *buf, size_t len, uint64_t off);
+/** The same for the bytes of @p n pieces in order, read from @p off with one request. */
+int wfs_remote_fetchv(struct wfs_remote_file *f, const struct iovec *iov, size_t n, uint64_t off);
 
 #endif

@@ -272,6 +272,24 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+/* Copies @p n body bytes to where byte r->len of the body goes in r->iov (r->len + n <= r->cap). */
+static void scatter(struct wfs_req *r, const char *data, size_t n)
+{
+	size_t i = 0, skip = r->len;
+	while (skip >= r->iov[i].iov_len) {
+		skip -= r->iov[i].iov_len;
+		i++;
+	}
+	while (n > 0) {
+		size_t k = r->iov[i].iov_len - skip < n ? r->iov[i].iov_len - skip : n;
+		memcpy((char *)r->iov[i].iov_base + skip, data, k);
+		data += k;
+		n -= k;
+		skip = 0;
+		i++;
+	}
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
 	struct wfs_req *r = ud;
@@ -306,7 +324,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 		r->buf = p;
 		r->cap = want;
 	}
-	memcpy(r->buf + r->len, data, n);
+	if (r->iov != NULL)
+		scatter(r, data, n);
+	else
+		memcpy(r->buf + r->len, data, n);
 	r->len += n;
 	return n;
 }

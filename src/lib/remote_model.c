@@ -96,8 +96,12 @@ static void etag_learn(struct wfs_remote_file *f, const char *etag)
 	pthread_mutex_unlock(&f->etag_lock);
 }
 
-int wfs_remote_fetch(struct wfs_remote_file *f, void *buf, size_t len, uint64_t off, bool readahead)
+int wfs_remote_fetchv(struct wfs_remote_file *f, const struct iovec *iov, size_t n, uint64_t off)
 {
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++)
+		if (__builtin_add_overflow(len, iov[i].iov_len, &len))
+			return -EINVAL;
 	if (len == 0)
 		return 0;
 	char etag[sizeof(f->etag)];
@@ -110,10 +114,10 @@ int wfs_remote_fetch(struct wfs_remote_file *f, void *buf, size_t len, uint64_t 
 	q.last = off + len - 1;
 	q.known_size = f->size;
 	q.etag = etag[0] ? etag : NULL;
-	q.buf = buf;
+	q.iov = iov;
+	q.iovcnt = n;
 	q.cap = len;
 	q.what = f->path;
-	(void)readahead;
 	wfs_http_run(&f->r->http, &q, 1, 1);
 	if (q.rc == 0)
 		etag_learn(f, q.resp_etag);
@@ -121,6 +125,12 @@ int wfs_remote_fetch(struct wfs_remote_file *f, void *buf, size_t len, uint64_t 
 		wfs_warnf(&f->r->http.warn, "remote: %s: %s", f->path, q.why);
 	wfs_req_reset(&q);
 	return q.rc;
+}
+
+int wfs_remote_fetch(struct wfs_remote_file *f, void *buf, size_t len, uint64_t off)
+{
+	struct iovec one = {.iov_base = buf, .iov_len = len};
+	return wfs_remote_fetchv(f, &one, 1, off);
 }
 
 ssize_t wfs_remote_pread(struct wfs_remote_file *f, void *buf, size_t len, uint64_t off)
