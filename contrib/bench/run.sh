@@ -21,7 +21,13 @@
 #   BENCH_SQUASHFS=0                    leave squashfuse_ll out (no images)
 #   BENCH_SEQ_MODELS="llama1b llama8b"  models of the sequential case (1)
 #   BENCH_SEQ_CONTENDERS="direct weightfs wfs-none wfs-none-splice squashfuse"
-#                                       contenders of the sequential case
+#                                       contenders of the sequential case; also
+#                                       bound-page, bound-direct, bound-map:
+#                                       fusebound.c, a FUSE daemon that does no
+#                                       work (answers from a static buffer, or
+#                                       from a mapping of the model's one shard),
+#                                       with and without direct I/O: the most
+#                                       any daemon can do on this kernel
 #   BENCH_MODELS="llama1b llama8b dsv3 tiny"  models to generate (the cases
 #                                       skip the others; meta needs all)
 #   BENCH_APPEND=1                      add to the raw results instead of starting anew
@@ -73,7 +79,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
 fi
 
-mkdir -p "$BENCH_DIR"/{bin,mnt/wfs,mnt/sqfs,img,out}
+mkdir -p "$BENCH_DIR"/{bin,mnt/wfs,mnt/sqfs,mnt/bound,img,out}
 OUT=$BENCH_DIR/out
 RAW=$OUT/raw.jsonl
 [ "${BENCH_APPEND:-0}" = 1 ] || : >"$RAW"
@@ -91,6 +97,9 @@ cp "$WEIGHTFS" "$BENCH_DIR/bin/weightfs"
 WFS=$BENCH_DIR/bin/weightfs
 cc -O2 -Wall -Wextra -pthread -o "$BENCH_DIR/bin/wfsbench" "$here/wfsbench.c"
 cc -O2 -Wall -Wextra -shared -fPIC -o "$BENCH_DIR/bin/callcount.so" "$here/callcount.c" -ldl
+# shellcheck disable=SC2046
+cc -O2 -Wall -Wextra -o "$BENCH_DIR/bin/fusebound" "$here/fusebound.c" $(pkg-config --cflags --libs fuse3)
+FB=$BENCH_DIR/bin/fusebound
 RD=$BENCH_DIR/bin/wfsbench
 PY=/usr/bin/python3
 
@@ -109,6 +118,7 @@ unmount() {
 cleanup() {
 	unmount "$BENCH_DIR/mnt/wfs"
 	unmount "$BENCH_DIR/mnt/sqfs"
+	unmount "$BENCH_DIR/mnt/bound"
 	echo "$PIPE_MAX_ORIG" >/proc/sys/fs/pipe-max-size
 	if [ "$KEEP" != 1 ]; then
 		rm -rf "$BENCH_DIR/models" "$BENCH_DIR/img"
@@ -125,6 +135,7 @@ log "models in $BENCH_DIR/models"
 M=$BENCH_DIR/models
 MW=$BENCH_DIR/mnt/wfs
 MS=$BENCH_DIR/mnt/sqfs
+MB=$BENCH_DIR/mnt/bound
 
 src_of() { echo "$M/$1"; }
 shards_of() { cut -f2 "$M/$1.tsv" | uniq; }
@@ -154,6 +165,8 @@ for model in $MODELS; do
 	awk -F'\t' '{print $2"\t"$3"\t"$4}' "$M/$model.tsv" >"$M/$model.direct.lst"
 	awk -F'\t' -v m="$MW" '{print m"/"$1"\t0\t"$4}' "$M/$model.tsv" >"$M/$model.weightfs.lst"
 	awk -F'\t' -v m="$MS" '{print m"/"$1"\t0\t"$4}' "$M/$model.tsv" >"$M/$model.squashfuse.lst"
+	# fusebound's one file at the tensors' offsets in the shard (bound-map maps the one shard)
+	awk -F'\t' -v f="$MB/f" '{print f"\t"$3"\t"$4}' "$M/$model.tsv" >"$M/$model.bound.lst"
 done
 
 # ---- contenders ---------------------------------------------------------------
@@ -186,6 +199,7 @@ list_of() { # CONTENDER MODEL
 	case $1 in
 	direct) echo "$M/$2.direct.lst" ;;
 	squashfuse*) echo "$M/$2.squashfuse.lst" ;;
+	bound-*) echo "$M/$2.bound.lst" ;;
 	*) echo "$M/$2.weightfs.lst" ;;
 	esac
 }
@@ -216,6 +230,14 @@ c_mount() { # CONTENDER MODEL
 		stat "$MS" >/dev/null
 		echo 1024 >"$(bdi_of "$MS")"
 		;;
+	bound-page | bound-direct)
+		"$FB" $([ "$c" = bound-direct ] && echo -o direct) \
+			-o size="$(awk -F'\t' '$3 + $4 > n {n = $3 + $4} END {print n}' "$M/$model.tsv")" "$MB"
+		;;
+	bound-map)
+		[ "$(shards_of "$model" | wc -l)" = 1 ] || { log "bound-map needs a model of one shard"; exit 1; }
+		"$FB" -o direct -o map="$(shards_of "$model")" "$MB"
+		;;
 	*)
 		echo "${VPIPE[$c]:-$PIPE_MAX_ORIG}" >/proc/sys/fs/pipe-max-size
 		# shellcheck disable=SC2086
@@ -228,6 +250,7 @@ c_umount() {
 	case $1 in
 	direct) ;;
 	squashfuse*) unmount "$MS" ;;
+	bound-*) unmount "$MB" ;;
 	*)
 		unmount "$MW"
 		echo "$PIPE_MAX_ORIG" >/proc/sys/fs/pipe-max-size

@@ -132,7 +132,11 @@ def minmax(xs):
 # Issue 15: cache=none against the default mount (and direct), by state.
 CACHE_NONE_TARGETS = {"cold": (1.2, None), "shard_warm": (2.5, 0.2)}
 VARIANT_OPTS = {"wfs-none": "-o cache=none", "wfs-none-splice": "-o cache=none,io=splice",
-                "wfs-copy": "-o io=copy", "wfs-splice": "-o io=splice"}
+                "wfs-copy": "-o io=copy", "wfs-splice": "-o io=splice",
+                # fusebound.c: a FUSE daemon that does no work, the bound of any daemon
+                "bound-page": "no-work daemon, page cache",
+                "bound-direct": "no-work daemon, direct I/O",
+                "bound-map": "no-work daemon, direct I/O, replies from a mapping of the shard"}
 
 
 def verdict(ok):
@@ -161,10 +165,14 @@ def seq_rows(t, rows, case, label, models):
                    "ratio_direct_range": minmax(paired(rd, "weightfs", "direct")),
                    "ratio_squashfuse_range": minmax(paired(rd, "weightfs", "squashfuse"))}, load)
             # cache=none variants: against direct and against the default, same rounds
-            for c in sorted({c for v in rd.values() for c in v if c.startswith("wfs-")}):
+            for c in sorted({c for v in rd.values() for c in v if c.startswith(("wfs-", "bound-"))}):
                 vd = paired(rd, c, "direct")
                 vw = paired(rd, c, "weightfs")
                 tgt, ok = "", None
+                # against the no-work daemon: in its other mode, or weightfs's own mode
+                ref = {"bound-direct": "bound-page", "bound-map": "bound-page",
+                       "wfs-none": "bound-direct", "wfs-none-splice": "bound-direct"}.get(c)
+                vb = paired(rd, c, ref) if ref else []
                 if c == "wfs-none" and state in CACHE_NONE_TARGETS:
                     tw, tdir = CACHE_NONE_TARGETS[state]
                     tgt = f">= {tw}x default" + (f", >= {tdir}x direct" if tdir else "")
@@ -172,10 +180,12 @@ def seq_rows(t, rows, case, label, models):
                 t.add(f"{label}: {c} ({VARIANT_OPTS.get(c, '')})", model, names[state], "MB/s",
                       [fmt(med(rd, "direct")), fmt(med(rd, c)), fmt(med(rd, "squashfuse"))],
                       [fr(vd), fr(paired(rd, c, "squashfuse"))],
-                      f"vs default: {fr(vw)}" + (f"; target {tgt}" if tgt else ""), verdict(ok),
+                      f"vs default: {fr(vw)}" + (f"; vs {ref}: {fr(vb)}" if vb else "") +
+                      (f"; target {tgt}" if tgt else ""), verdict(ok),
                       {"variant": c, "ratio_vs_default": median(vw) if vw else None,
                        "ratio_vs_default_range": minmax(vw), "ratio_direct": median(vd) if vd else None,
-                       "ratio_direct_range": minmax(vd)}, load)
+                       "ratio_direct_range": minmax(vd), "vs": ref, "ratio_vs": median(vb) if vb else None,
+                       "ratio_vs_range": minmax(vb)}, load)
 
 
 def main():
