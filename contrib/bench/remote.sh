@@ -288,6 +288,10 @@ load1() { cut -d' ' -f1 /proc/loadavg; }
 # time: of a command (user + system, from /usr/bin/time into $work/cpu) and
 # of the daemon serving a mountpoint (from /proc, in seconds).
 cpu_of() { /usr/bin/time -f '%U %S' -o "$work/cpu.t" "$@"; awk '{print $1 + $2}' "$work/cpu.t" >"$work/cpu"; }
+# CPU time of the whole machine (every process: nginx, the delay relay, the
+# reader, the daemon, curl; user + system + interrupts, not steal), in seconds: on 2
+# vCPUs, a run cannot take less wall time than half of it.
+machine_cpu() { awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" {print ($2 + $3 + $4 + $7 + $8) / hz; exit}' /proc/stat; }
 daemon_cpu() {
 	local pid
 	pid=$(pgrep -f -- " $1\$" | head -1)
@@ -355,7 +359,10 @@ for i in $(seq "$runs"); do
 	order=$(shuffled "1/$i" $(contenders))
 	for c in $order; do
 		case $c in
-		curl) prefault; t=$(now); cpu_of curl -s --config "$work/seq.curlrc"; s=$(since "$t"); cpu=$(cat "$work/cpu") ;;
+		curl)
+			prefault; m0=$(machine_cpu); t=$(now); cpu_of curl -s --config "$work/seq.curlrc"; s=$(since "$t")
+			cpu=$(cat "$work/cpu"); m1=$(machine_cpu)
+			;;
 		*)
 			t=$(now)
 			# shellcheck disable=SC2086
@@ -366,13 +373,14 @@ for i in $(seq "$runs"); do
 			esac
 			[ "$c" = wfs ] && since "$t" >>"$work/seq.mount"
 			d0=$(daemon_cpu "$mnt")
-			prefault; t=$(now); cpu_of bash -c 'read_all_tensors "$1"' _ "$mnt"; s=$(since "$t")
+			prefault; m0=$(machine_cpu); t=$(now); cpu_of bash -c 'read_all_tensors "$1"' _ "$mnt"; s=$(since "$t")
+			m1=$(machine_cpu)
 			cpu=$(awk -v r="$(cat "$work/cpu")" -v a="$d0" -v b="$(daemon_cpu "$mnt")" 'BEGIN {print r + b - a}')
 			fusermount3 -u "$mnt"
 			;;
 		esac
 		echo "$s" >>"$work/seq.$c"
-		echo "1 $i $c $s $(load1) $cpu" >>"$work/rounds.txt"
+		echo "1 $i $c $s $(load1) $cpu $(awk -v a="$m0" -v b="$m1" 'BEGIN {print b - a}')" >>"$work/rounds.txt"
 	done
 done
 
@@ -401,9 +409,9 @@ for i in $(seq "$runs"); do
 	for c in $order; do
 		case $c in
 		curl)
-			prefault; t=$(now)
+			prefault; m0=$(machine_cpu); t=$(now)
 			cpu_of curl -s -r "$a-$b" -o /dev/null "http://127.0.0.1:$dport/bench/big/resolve/$bigsha/model.safetensors"
-			s=$(since "$t"); cpu=$(cat "$work/cpu")
+			s=$(since "$t"); cpu=$(cat "$work/cpu"); m1=$(machine_cpu)
 			;;
 		*)
 			# shellcheck disable=SC2086
@@ -413,14 +421,15 @@ for i in $(seq "$runs"); do
 			base) mnt=$(WFS_BIN=$BASELINE mount_hf "$dport" bench/big) ;;
 			esac
 			d0=$(daemon_cpu "$mnt")
-			prefault; t=$(now); cpu_of cat "$mnt/big.weight" >/dev/null; s=$(since "$t")
+			prefault; m0=$(machine_cpu); t=$(now); cpu_of cat "$mnt/big.weight" >/dev/null; s=$(since "$t")
+			m1=$(machine_cpu)
 			cpu=$(awk -v r="$(cat "$work/cpu")" -v a="$d0" -v b="$(daemon_cpu "$mnt")" 'BEGIN {print r + b - a}')
 			[ "$c" = wfs ] && stats=$(getfattr --absolute-names --only-values -n user.remote.stats "$mnt")
 			fusermount3 -u "$mnt"
 			;;
 		esac
 		echo "$s" >>"$work/big.$c"
-		echo "3 $i $c $s $(load1) $cpu" >>"$work/rounds.txt"
+		echo "3 $i $c $s $(load1) $cpu $(awk -v a="$m0" -v b="$m1" 'BEGIN {print b - a}')" >>"$work/rounds.txt"
 	done
 done
 
@@ -439,6 +448,7 @@ paired() { # MEASUREMENT A B
 loads() { awk -v m="$1" '$1 == m {print $5}' "$work/rounds.txt" | sort -g | awk '{v[NR] = $1} END {if (NR) printf "%.1f [%.1f-%.1f]", v[int((NR + 1) / 2)], v[1], v[NR]; else print "-"}'; }
 m_seq_var=$(median <"$work/seq.var"); m_big_var=$(median <"$work/big.var")
 cpus() { awk -v m="$1" -v c="$2" '$1 == m && $3 == c {print $6}' "$work/rounds.txt" | median; }
+mcpus() { awk -v m="$1" -v c="$2" '$1 == m && $3 == c {print $7}' "$work/rounds.txt" | median; }
 mbps() { awk -v n="$1" -v t="$2" 'BEGIN {if (t + 0 > 0) printf "%.0f", n / t / 1048576; else printf "-"}'; }
 cat <<EOF
 
@@ -458,7 +468,11 @@ Paired ratios (per round, median [range]), load average (1 min) median [range] o
 CPU seconds (median; weightfs: the reader plus the daemon while reading; curl: curl):
 measurement 1: curl $(cpus 1 curl), weightfs $(cpus 1 wfs), \`$variant\` $(cpus 1 var);
 measurement 3: curl $(cpus 3 curl), weightfs $(cpus 3 wfs), \`$variant\` $(cpus 3 var).
-Per run (measurement, round, contender, seconds, load, CPU seconds): see $work/rounds.txt, printed below.
+CPU seconds of the whole machine during the read (median; every process, the server and the relay too;
+on $(nproc) CPUs a read takes at least this divided by $(nproc)):
+measurement 1: curl $(mcpus 1 curl), weightfs $(mcpus 1 wfs), \`$variant\` $(mcpus 1 var);
+measurement 3: curl $(mcpus 3 curl), weightfs $(mcpus 3 wfs), \`$variant\` $(mcpus 3 var).
+Per run (measurement, round, contender, seconds, load, CPU seconds, machine CPU seconds): see $work/rounds.txt, printed below.
 
 With \`$variant\`: measurement 1 $m_seq_var s, runs [$(paste -sd' ' "$work/seq.var")]; measurement 3 $m_big_var s, runs [$(paste -sd' ' "$work/big.var")]. Seed $seed.
 

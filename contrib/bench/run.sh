@@ -232,7 +232,7 @@ c_mount() { # CONTENDER MODEL
 		;;
 	bound-page | bound-direct)
 		"$FB" $([ "$c" = bound-direct ] && echo -o direct) \
-			-o size="$(awk -F'\t' '$3 + $4 > n {n = $3 + $4} END {print n}' "$M/$model.tsv")" "$MB"
+			-o size="$(awk -F'\t' '$3 + $4 > n {n = $3 + $4} END {printf "%.0f", n}' "$M/$model.tsv")" "$MB"
 		;;
 	bound-map)
 		[ "$(shards_of "$model" | wc -l)" = 1 ] || { log "bound-map needs a model of one shard"; exit 1; }
