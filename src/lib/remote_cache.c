@@ -30,7 +30,7 @@
  *   chunks and at most one more (where the next tensor starts, which a
  *   sequential reader wants next). Worker threads (started at the first
  *   readahead, after the daemon has forked) fetch them, one woken per
- *   chunk queued. Readahead is off while the model is opened (formats read
+ *   request. Readahead is off while the model is opened (formats read
  *   headers through the cache then), so no thread exists before the fork.
  * - Drop-behind: a chunk that a sequential reader has moved past is marked
  *   spent and made least recently used; the next chunk loaded takes over
@@ -82,18 +82,19 @@
 /*
  * Chunks read ahead from a near, fast server (wfs_http_near): there the
  * machine, not the network, limits a read, and more fetches at once only
- * compete with the reader for the CPUs and their caches. Measured on
- * loopback (contrib/bench/RESULTS-remote.md): 2 ahead reads a 1 GiB tensor
- * 1.6x faster than 16 ahead.
+ * compete with the reader for the CPUs and their caches: from nginx on
+ * loopback, a 1 GiB tensor read in 0.42-0.49 s with 2 ahead and in
+ * 0.54-1.09 s with 16 (contrib/bench/RESULTS-remote.md).
  */
 #define NEAR_WINDOW 2
 /*
  * Readahead from other servers tops the window up MAX_GROUP chunks at a
  * time (a quarter of the window, when it is smaller), and a worker fetches
  * consecutive queued chunks with one request: fewer, larger requests. At
- * 20 ms round trip a 1 GiB tensor reads 1.4x faster than with one request
- * per 4 MiB chunk (contrib/bench/RESULTS-remote.md), while a random read
- * still fetches one chunk. Not with a disk cache, which holds single chunks.
+ * 20 ms round trip a 1 GiB tensor read in 0.83-0.93 s in 69 requests,
+ * against 1.11-1.23 s in 259 (contrib/bench/RESULTS-remote.md), while a
+ * random read still fetches one chunk. Not with a disk cache, which holds
+ * single chunks.
  */
 #define MAX_GROUP 4
 /* A chunk served from memory refreshes its disk file's mtime at most this often. */
@@ -587,7 +588,6 @@ static void disk_write(struct wfs_cache *c, struct chunk *x)
 
 /* ---- loading ------------------------------------------------------------ */
 
-/* Fills a LOADING chunk (disk, else network) and publishes the result. Drops the loader's reference. */
 /*
  * Loads chunks xs[0..n) of one file, consecutive, with one request (n > 1
  * only for readahead without a disk cache: see MAX_GROUP), and publishes

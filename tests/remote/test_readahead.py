@@ -89,6 +89,12 @@ def test_near_server_reads_two_chunks_ahead(nginx, models, mount):
     m, shard, off, data = big_tensor(models)
     mnt = mount("hf://org/sharded", "-o", f"chunk_size={CHUNK},cache=none",
                 env=clean_env(HF_ENDPOINT=nginx.url))
+    # "near" is the quickest first byte of any answer: a busy machine may
+    # delay some, so a few more small reads (requests) before it is checked.
+    for name in [n for n, t in m.tensors().items() if t[0] != shard and len(t[4]) < CHUNK][:8]:
+        if stats(mnt)["near"]:
+            break
+        assert tensor_path(mnt, name).read_bytes() == m.tensors()[name][4]
     assert stats(mnt)["near"] is True
     mark = nginx.mark()
     upto = 8 * CHUNK
