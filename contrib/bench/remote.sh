@@ -291,7 +291,7 @@ cpu_of() { /usr/bin/time -f '%U %S' -o "$work/cpu.t" "$@"; awk '{print $1 + $2}'
 # CPU time of the whole machine (every process: nginx, the delay relay, the
 # reader, the daemon, curl; user + system + interrupts, not steal), in seconds: on 2
 # vCPUs, a run cannot take less wall time than half of it.
-machine_cpu() { awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" {print ($2 + $3 + $4 + $7 + $8) / hz; exit}' /proc/stat; }
+machine_cpu() { awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" {printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / hz; exit}' /proc/stat; }
 daemon_cpu() {
 	local pid
 	pid=$(pgrep -f -- " $1\$" | head -1)
