@@ -160,7 +160,6 @@ struct wfs_req {
 	uint8_t *buf;               /**< body destination (not owned when !grow) */
 	size_t cap;
 	const struct iovec *iov;    /**< or: the body scattered over these pieces in order (cap: their sum) */
-	size_t iovcnt;
 	bool grow;                  /**< buf grows with malloc up to limit; caller frees */
 	size_t limit;
 	const char *what;           /**< names the request in messages */
@@ -308,9 +307,10 @@ void wfs_cache_unview(struct wfs_cache *c, struct wfs_view *v);
 void wfs_cache_offer(struct wfs_cache *c, struct wfs_remote_file *f, uint64_t off, const void *data,
 		     size_t len);
 
-/** Fetches bytes [off, off+len) of @p f into @p buf (no cache): 0 or a negative errno. */
-int wfs_remote_fetch(struct wfs_remote_file *f, void *buf, size_t len, uint64_t off);
-/** The same for the bytes of @p n pieces in order, read from @p off with one request. */
+/**
+ * Fetches the bytes of @p f from @p off on into the @p n pieces of @p iov
+ * in order, with one request (no cache): 0 or a negative errno.
+ */
 int wfs_remote_fetchv(struct wfs_remote_file *f, const struct iovec *iov, size_t n, uint64_t off);
 
 #endif

@@ -751,8 +751,8 @@ static void plan_readahead(struct wfs_cache *c, struct wfs_remote_file *f, uint6
 		if (missing < batch)
 			return;
 	}
-	unsigned queued = 0;
-	for (uint64_t k = f->ra_last + 1; k <= stop; k++) {
+	unsigned requests = 0, run = 0; /* the queued chunks as workers will group them */
+	for (uint64_t k = f->ra_last + 1, prev = UINT64_MAX; k <= stop; k++) {
 		if (find(c, f, k))
 			continue;
 		struct chunk *x = insert(c, f, k);
@@ -764,9 +764,14 @@ static void plan_readahead(struct wfs_cache *c, struct wfs_remote_file *f, uint6
 		else
 			c->qhead = x;
 		c->qtail = x;
-		queued++;
+		if (c->dir != NULL || k != prev + 1 || run == MAX_GROUP) {
+			requests++;
+			run = 0;
+		}
+		run++;
+		prev = k;
 	}
-	if (!queued)
+	if (requests == 0)
 		return;
 	size_t want = c->window < MAX_WORKERS ? c->window : MAX_WORKERS;
 	while (c->nworkers < want && pthread_create(&c->workers[c->nworkers], NULL, worker, c) == 0)
@@ -776,11 +781,10 @@ static void plan_readahead(struct wfs_cache *c, struct wfs_remote_file *f, uint6
 		return;
 	}
 	/* One worker per request: waking them all would cost a context switch each. */
-	for (unsigned n = c->dir ? queued : (queued + MAX_GROUP - 1) / MAX_GROUP; n > 0; n--)
+	while (requests--)
 		pthread_cond_signal(&c->work);
 }
 
-/* A READY chunk with a reference for the caller, or NULL with *rc set. */
 /* A chunk used from memory is used: its disk file is not the least recently used. */
 static void disk_touch(struct wfs_cache *c, struct chunk *x)
 {
@@ -791,6 +795,7 @@ static void disk_touch(struct wfs_cache *c, struct chunk *x)
 	utimensat(AT_FDCWD, path, NULL, 0); /* gone (trimmed): nothing to refresh */
 }
 
+/* A READY chunk with a reference for the caller, or NULL with *rc set. */
 static struct chunk *get(struct wfs_cache *c, struct wfs_remote_file *f, uint64_t k, int *rc)
 {
 	bool touch = false;

@@ -115,7 +115,6 @@ int wfs_remote_fetchv(struct wfs_remote_file *f, const struct iovec *iov, size_t
 	q.known_size = f->size;
 	q.etag = etag[0] ? etag : NULL;
 	q.iov = iov;
-	q.iovcnt = n;
 	q.cap = len;
 	q.what = f->path;
 	wfs_http_run(&f->r->http, &q, 1, 1);
@@ -125,12 +124,6 @@ int wfs_remote_fetchv(struct wfs_remote_file *f, const struct iovec *iov, size_t
 		wfs_warnf(&f->r->http.warn, "remote: %s: %s", f->path, q.why);
 	wfs_req_reset(&q);
 	return q.rc;
-}
-
-int wfs_remote_fetch(struct wfs_remote_file *f, void *buf, size_t len, uint64_t off)
-{
-	struct iovec one = {.iov_base = buf, .iov_len = len};
-	return wfs_remote_fetchv(f, &one, 1, off);
 }
 
 ssize_t wfs_remote_pread(struct wfs_remote_file *f, void *buf, size_t len, uint64_t off)
