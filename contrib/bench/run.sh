@@ -231,7 +231,9 @@ c_mount() { # CONTENDER MODEL
 		echo 1024 >"$(bdi_of "$MS")"
 		;;
 	bound-page | bound-direct)
-		"$FB" $([ "$c" = bound-direct ] && echo -o direct) \
+		local direct=()
+		[ "$c" = bound-direct ] && direct=(-o direct)
+		"$FB" "${direct[@]}" \
 			-o size="$(awk -F'\t' '$3 + $4 > n {n = $3 + $4} END {printf "%.0f", n}' "$M/$model.tsv")" "$MB"
 		;;
 	bound-map)
