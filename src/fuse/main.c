@@ -195,7 +195,7 @@ static void usage(const char *prog)
 	       "                           daemonized; also stderr in the foreground)\n"
 	       "\n"
 	       "remote models (https://, hf://, s3://):\n"
-	       "    -o chunk_size=N        bytes per request (default 4M; suffixes K, M, G)\n"
+	       "    -o chunk_size=N        bytes per chunk (default 4M; suffixes K, M, G)\n"
 	       "    -o cache_size=N        memory for chunks (default 256M)\n"
 	       "    -o cache_dir=DIR       persistent chunk cache, shared by mounts\n"
 	       "    -o cache_dir_size=N    at most N bytes in cache_dir (default 10G;\n"
