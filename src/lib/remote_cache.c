@@ -19,7 +19,8 @@
  *   and the readahead queue. Eviction (least recently used first) removes
  *   READY chunks that only the table references, until the bytes held are
  *   under cache_size; chunks being read or loaded are never freed under a
- *   reader, so the cache may briefly exceed its size while all are in use.
+ *   reader, so the cache may exceed its size while all are in use, and
+ *   shrinks back as they are released.
  *   The chunk that needed the room takes over an evicted buffer of its
  *   length, so a full cache streams without allocating.
  * - Readahead: when a file is read sequentially (a chunk at or right after
@@ -33,12 +34,15 @@
  *   request. Readahead is off while the model is opened (formats read
  *   headers through the cache then), so no thread exists before the fork.
  * - Drop-behind: a chunk that a sequential reader has moved past is marked
- *   spent and made least recently used; the next chunk loaded takes over
- *   its buffer even while the cache is not full. Streaming a file so holds
- *   the window and a few chunks, not cache_size of memory that every mount
- *   would have to fault in afresh; a second sequential reader far behind
- *   the first fetches again what it passed. Chunks read out of order keep
- *   their place, and a spent chunk read again is an ordinary one.
+ *   spent and goes to the end of the LRU list, behind the chunks spent
+ *   before it. Once more than a readahead window of spent chunks trail the
+ *   reader, the next chunk loaded takes over the oldest one's buffer, even
+ *   while the cache is not full. Streaming a file so holds two windows and
+ *   a few chunks, not cache_size of memory that every mount would have to
+ *   fault in afresh; a second sequential reader up to a window behind the
+ *   first finds its chunks, one further behind fetches again what it
+ *   passed. Chunks read out of order keep their place, and a spent chunk
+ *   read again is an ordinary one.
  * - Disk (cache_dir): one directory per file identity, named by a hash of
  *   it, holding the identity itself (checked on use: a hash collision
  *   disables the disk cache for that file, never serves its bytes) and one
@@ -126,6 +130,8 @@ struct wfs_cache {
 	struct chunk **table;
 	size_t nbuckets;
 	struct chunk lru; /* sentinel: lru.next is the most recently used */
+	struct chunk *spent_newest; /* the spent chunks are the last nspent of the LRU list; this is the first of them */
+	size_t nspent;
 	size_t bytes, capacity;
 	char *dir;
 	struct chunk *qhead, *qtail;
@@ -161,6 +167,22 @@ static struct chunk *find(struct wfs_cache *c, const struct wfs_remote_file *f, 
 	return NULL;
 }
 
+/* Takes @p x out of the LRU list (and of the spent chunks at its end). */
+static void lru_unlink(struct wfs_cache *c, struct chunk *x)
+{
+	if (x->spent) {
+		if (c->spent_newest == x)
+			c->spent_newest = c->nspent > 1 ? x->next : NULL;
+		c->nspent--;
+		x->spent = false;
+	}
+	if (x->prev) {
+		x->prev->next = x->next;
+		x->next->prev = x->prev;
+		x->prev = x->next = NULL;
+	}
+}
+
 static void table_remove(struct wfs_cache *c, struct chunk *x)
 {
 	struct chunk **pp = &c->table[bucket(c, x->f->id, x->k)];
@@ -170,36 +192,34 @@ static void table_remove(struct wfs_cache *c, struct chunk *x)
 		*pp = x->hnext;
 	x->in_table = false;
 	c->bytes -= x->len;
-	if (x->prev) {
-		x->prev->next = x->next;
-		x->next->prev = x->prev;
-		x->prev = x->next = NULL;
-	}
+	lru_unlink(c, x);
 }
 
 static void lru_front(struct wfs_cache *c, struct chunk *x)
 {
-	if (x->prev) {
-		x->prev->next = x->next;
-		x->next->prev = x->prev;
-	}
+	lru_unlink(c, x);
 	x->next = c->lru.next;
 	x->prev = &c->lru;
 	c->lru.next->prev = x;
 	c->lru.next = x;
 }
 
-/* Makes @p x the least recently used chunk: the next one evict() looks at. */
-static void lru_back(struct wfs_cache *c, struct chunk *x)
+/*
+ * Drop-behind: puts @p x, which a sequential reader has moved past, at the
+ * end of the LRU list, before the chunks spent earlier, so that these are
+ * the last ones in the order they were passed: the oldest is evicted first.
+ */
+static void mark_spent(struct wfs_cache *c, struct chunk *x)
 {
-	if (x->prev) {
-		x->prev->next = x->next;
-		x->next->prev = x->prev;
-	}
-	x->prev = c->lru.prev;
-	x->next = &c->lru;
-	c->lru.prev->next = x;
-	c->lru.prev = x;
+	lru_unlink(c, x);
+	struct chunk *after = c->spent_newest ? c->spent_newest : &c->lru;
+	x->next = after;
+	x->prev = after->prev;
+	after->prev->next = x;
+	after->prev = x;
+	x->spent = true;
+	c->spent_newest = x;
+	c->nspent++;
 }
 
 static void chunk_unref(struct chunk *x)
@@ -208,6 +228,12 @@ static void chunk_unref(struct chunk *x)
 		free(x->data);
 		free(x);
 	}
+}
+
+/* The most chunks readahead fetches ahead of a reader now. */
+static unsigned ahead_limit(struct wfs_cache *c)
+{
+	return c->window > NEAR_WINDOW && wfs_http_near(&c->r->http) ? NEAR_WINDOW : c->window;
 }
 
 /*
@@ -222,18 +248,22 @@ static void chunk_unref(struct chunk *x)
 static uint8_t *evict(struct wfs_cache *c, size_t extra)
 {
 	uint8_t *reuse = NULL;
-	struct chunk *x = c->lru.prev;
-	/* Drop-behind: a streamed chunk's buffer before fresh memory (they are the last ones). */
-	for (struct chunk *y = x; y != &c->lru && y->spent; y = y->prev) {
+	/*
+	 * Drop-behind: the buffer of the oldest spent chunk before fresh memory,
+	 * once more than a readahead window of them trail the reader (a second
+	 * reader up to a window behind the first still finds its chunks).
+	 */
+	size_t n = c->nspent;
+	for (struct chunk *y = c->lru.prev; n > ahead_limit(c) && y->spent; y = y->prev, n--) {
 		if (y->refs == 1 && y->len == extra && y->data != NULL) {
 			table_remove(c, y);
 			reuse = y->data;
 			y->data = NULL;
 			chunk_unref(y);
-			x = c->lru.prev;
 			break;
 		}
 	}
+	struct chunk *x = c->lru.prev;
 	while (x != &c->lru && c->bytes + extra > c->capacity) {
 		struct chunk *prev = x->prev;
 		if (x->refs == 1) {
@@ -726,16 +756,12 @@ static void plan_readahead(struct wfs_cache *c, struct wfs_remote_file *f, uint6
 	if (k0 > 0 && f->ra_streak >= 2) {
 		/* The reader has moved on from chunk k0 - 1 (drop-behind). */
 		struct chunk *b = find(c, f, k0 - 1);
-		if (b != NULL && b->state == READY && b->in_table && !b->spent) {
-			b->spent = true;
-			lru_back(c, b);
-		}
+		if (b != NULL && b->state == READY && b->in_table && !b->spent)
+			mark_spent(c, b);
 	}
 	unsigned ahead = 1u << (f->ra_streak < 4 ? f->ra_streak : 4);
-	if (ahead > c->window)
-		ahead = c->window;
-	if (ahead > NEAR_WINDOW && wfs_http_near(&c->r->http))
-		ahead = NEAR_WINDOW;
+	if (ahead > ahead_limit(c))
+		ahead = ahead_limit(c);
 	/* Up to the chunk after the one where the tensor ends: the next tensor's start. */
 	uint64_t limit = tensor_end(f, end - 1);
 	uint64_t last = (limit - 1) / c->r->chunk_size + 1;
@@ -824,9 +850,8 @@ static struct chunk *get(struct wfs_cache *c, struct wfs_remote_file *f, uint64_
 				pthread_cond_wait(&c->changed, &c->lock);
 		} else if (x->state == READY) {
 			atomic_fetch_add(&c->r->stats.cache_hits, 1);
-			x->spent = false; /* read again: an ordinary chunk */
 			if (x->in_table)
-				lru_front(c, x);
+				lru_front(c, x); /* a spent chunk read again is an ordinary one */
 			long long now = mono_ms();
 			if (c->dir && now - x->touched_ms >= TOUCH_MS) {
 				x->touched_ms = now;
@@ -882,10 +907,21 @@ static struct chunk *pin_slice(struct wfs_cache *c, struct wfs_remote_file *f, u
 	return x;
 }
 
+/*
+ * Chunks in use are never freed, so a cache whose chunks were all being read
+ * can exceed its size; once they are released (lock held), it shrinks back.
+ */
+static void trim(struct wfs_cache *c)
+{
+	if (c->bytes > c->capacity)
+		free(evict(c, 0));
+}
+
 static void unpin(struct wfs_cache *c, struct chunk *x)
 {
 	pthread_mutex_lock(&c->lock);
 	chunk_unref(x);
+	trim(c);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -936,6 +972,7 @@ void wfs_cache_unview(struct wfs_cache *c, struct wfs_view *v)
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < v->count; i++)
 		chunk_unref(v->pins[i]);
+	trim(c);
 	pthread_mutex_unlock(&c->lock);
 	v->count = 0;
 }
