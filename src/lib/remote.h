@@ -213,6 +213,22 @@ const char *wfs_req_error(const struct wfs_req *r, char *out, size_t cap);
 
 struct wfs_cache;
 
+/**
+ * How many sequential readers of one file readahead follows at once: a read
+ * that continues none of them starts a stream in place of the least
+ * recently used one (ZFS's prefetcher keeps streams alike), so parallel
+ * loaders of one shard each get readahead.
+ */
+#define WFS_RA_STREAMS 8
+
+/** A sequential reader of a remote file, as readahead sees it. */
+struct wfs_ra_stream {
+	uint64_t last;          /**< the last chunk read; UINT64_MAX: unused */
+	uint64_t end;           /**< the byte after the furthest one read */
+	unsigned streak;        /**< reads in a row that went forward (at most 16) */
+	uint64_t used;          /**< when a read last continued it (the cache's count of reads) */
+};
+
 struct wfs_remote_file {
 	struct wfs_remote *r;
 	char *url;
@@ -224,9 +240,8 @@ struct wfs_remote_file {
 	uint64_t *ends;         /**< sorted ends of the tensors in this file (readahead stops there) */
 	size_t nends;
 	uint32_t id;
-	/* readahead state, guarded by the cache lock */
-	uint64_t ra_last;
-	unsigned ra_streak;
+	/* readahead state, guarded by the cache lock: one stream per sequential reader */
+	struct wfs_ra_stream ra[WFS_RA_STREAMS];
 	/* the disk cache directory of this file: 0 unknown, 1 usable, -1 not */
 	int disk_state;
 	char *disk_dir;

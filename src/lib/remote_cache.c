@@ -23,8 +23,10 @@
  *   shrinks back as they are released.
  *   The chunk that needed the room takes over an evicted buffer of its
  *   length, so a full cache streams without allocating.
- * - Readahead: when a file is read sequentially (a chunk at or right after
- *   the last one read), the next chunks are queued, the window doubling
+ * - Readahead: when a read continues one of a file's sequential streams
+ *   (a chunk at or right after the stream's last one; up to WFS_RA_STREAMS
+ *   readers of one file are followed at once), the next chunks are queued,
+ *   the window doubling
  *   from 2 up to 16 (and at most a quarter of the cache; 2 from a near
  *   server, see NEAR_WINDOW), but never more than one chunk past the end of
  *   the tensor being read, so reading one tensor fetches that tensor's
@@ -138,6 +140,7 @@ struct wfs_cache {
 	pthread_t workers[MAX_WORKERS];
 	size_t nworkers;
 	bool stop;
+	uint64_t reads;       /* reads planned so far: the clock of the readahead streams */
 	unsigned window;      /* chunks of readahead; 0 while the model is opened (no threads before the fork) */
 	unsigned window_on;   /* the window once the model is open */
 	bool disk_warned;
@@ -738,28 +741,52 @@ static uint64_t tensor_end(const struct wfs_remote_file *f, uint64_t off)
 	return lo < f->nends ? f->ends[lo] : f->size;
 }
 
-/* Notes a read of chunks k0..k1 (lock held) and queues readahead when it is sequential. */
-static void plan_readahead(struct wfs_cache *c, struct wfs_remote_file *f, uint64_t k0, uint64_t k1, uint64_t end)
+/*
+ * The stream of @p f that a read of chunks @p k0..@p k1 continues (it starts
+ * at or right after the stream's last chunk), or NULL after starting a new
+ * one in place of the least recently used stream (lock held).
+ */
+static struct wfs_ra_stream *stream_of(struct wfs_cache *c, struct wfs_remote_file *f, uint64_t k0, uint64_t k1,
+				       uint64_t end)
 {
-	bool seq = f->ra_last != UINT64_MAX && k0 + 1 >= f->ra_last && k0 <= f->ra_last + 1;
-	if (!seq) {
-		f->ra_streak = 0;
-		f->ra_last = k1;
-		return;
+	struct wfs_ra_stream *oldest = &f->ra[0];
+	c->reads++;
+	for (size_t i = 0; i < WFS_RA_STREAMS; i++) {
+		struct wfs_ra_stream *s = &f->ra[i];
+		if (s->last != UINT64_MAX && k0 + 1 >= s->last && k0 <= s->last + 1) {
+			s->used = c->reads;
+			return s;
+		}
+		if (s->used < oldest->used)
+			oldest = s;
 	}
-	if (f->ra_streak < 16)
-		f->ra_streak++;
-	if (k1 > f->ra_last)
-		f->ra_last = k1;
-	if (c->window == 0)
+	*oldest = (struct wfs_ra_stream){.last = k1, .end = end, .streak = 0, .used = c->reads};
+	return NULL;
+}
+
+/* Notes a read of chunks k0..k1 (lock held) and queues readahead when it continues a stream. */
+static void plan_readahead(struct wfs_cache *c, struct wfs_remote_file *f, uint64_t off, uint64_t end)
+{
+	uint64_t k0 = off / c->r->chunk_size, k1 = (end - 1) / c->r->chunk_size;
+	struct wfs_ra_stream *s = stream_of(c, f, k0, k1, end);
+	if (s == NULL)
 		return;
-	if (k0 > 0 && f->ra_streak >= 2) {
+	/* Forward (or the kernel's readahead slightly out of order); a read again of the same bytes is not. */
+	if (off >= s->end && s->streak < 16)
+		s->streak++;
+	if (end > s->end)
+		s->end = end;
+	if (k1 > s->last)
+		s->last = k1;
+	if (c->window == 0 || s->streak == 0)
+		return;
+	if (k0 > 0 && s->streak >= 2) {
 		/* The reader has moved on from chunk k0 - 1 (drop-behind). */
 		struct chunk *b = find(c, f, k0 - 1);
 		if (b != NULL && b->state == READY && b->in_table && !b->spent)
 			mark_spent(c, b);
 	}
-	unsigned ahead = 1u << (f->ra_streak < 4 ? f->ra_streak : 4);
+	unsigned ahead = 1u << (s->streak < 4 ? s->streak : 4);
 	if (ahead > ahead_limit(c))
 		ahead = ahead_limit(c);
 	/* Up to the chunk after the one where the tensor ends: the next tensor's start. */
@@ -767,18 +794,18 @@ static void plan_readahead(struct wfs_cache *c, struct wfs_remote_file *f, uint6
 	uint64_t last = (limit - 1) / c->r->chunk_size + 1;
 	if (last > (f->size - 1) / c->r->chunk_size)
 		last = (f->size - 1) / c->r->chunk_size;
-	uint64_t stop = f->ra_last + ahead < last ? f->ra_last + ahead : last;
+	uint64_t stop = s->last + ahead < last ? s->last + ahead : last;
 	unsigned batch = ahead / 4 < 1 ? 1 : ahead / 4 > MAX_GROUP ? MAX_GROUP : ahead / 4;
-	if (batch > 1 && c->dir == NULL && stop == f->ra_last + ahead && find(c, f, f->ra_last + 1) != NULL) {
+	if (batch > 1 && c->dir == NULL && stop == s->last + ahead && find(c, f, s->last + 1) != NULL) {
 		/* The next chunk is on its way: wait until a whole group is missing. */
 		unsigned missing = 0;
-		for (uint64_t k = f->ra_last + 2; k <= stop; k++)
+		for (uint64_t k = s->last + 2; k <= stop; k++)
 			missing += find(c, f, k) == NULL;
 		if (missing < batch)
 			return;
 	}
 	unsigned requests = 0, run = 0; /* the queued chunks as workers will group them */
-	for (uint64_t k = f->ra_last + 1, prev = UINT64_MAX; k <= stop; k++) {
+	for (uint64_t k = s->last + 1, prev = UINT64_MAX; k <= stop; k++) {
 		if (find(c, f, k))
 			continue;
 		struct chunk *x = insert(c, f, k);
@@ -876,9 +903,8 @@ static uint64_t start_read(struct wfs_cache *c, struct wfs_remote_file *f, size_
 	uint64_t end;
 	if (__builtin_add_overflow(off, len, &end) || end > f->size)
 		return 0;
-	uint64_t cs = c->r->chunk_size;
 	pthread_mutex_lock(&c->lock);
-	plan_readahead(c, f, off / cs, (end - 1) / cs, end);
+	plan_readahead(c, f, off, end);
 	pthread_mutex_unlock(&c->lock);
 	return end;
 }

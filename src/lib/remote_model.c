@@ -44,7 +44,8 @@ static struct wfs_remote_file *file_new(struct wfs_remote *r, const struct wfs_l
 	f->r = r;
 	f->id = (uint32_t)r->nfiles;
 	f->size = size;
-	f->ra_last = UINT64_MAX;
+	for (size_t i = 0; i < WFS_RA_STREAMS; i++)
+		f->ra[i].last = UINT64_MAX;
 	f->url = wfs_listing_url(l, path);
 	f->path = strdup(path);
 	if (etag)

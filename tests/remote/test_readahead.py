@@ -6,6 +6,7 @@ chunks, not the file."""
 
 import os
 import re
+import threading
 import time
 
 from checks import stats, tensor_path
@@ -130,3 +131,39 @@ def test_far_server_reads_further_ahead(proxy, models, mount):
     assert last_read + 8 <= max(got) <= last_read + 16, (sorted(got), last_read)
     # Readahead tops the window up a group at a time: some requests carry several chunks.
     assert any(int(b) - int(a) >= CHUNK for a, b in (r[6:].split("-") for r in ranges)), ranges
+
+
+def test_parallel_readers_of_one_file_each_get_readahead(proxy, models, mount):
+    """Four threads read a quarter each of the 6 MiB tensor, in order and at
+    once, through a proxy that delays every answer 20 ms: each is a
+    sequential stream of its own, so most chunks are fetched ahead of their
+    reader (with one readahead state per file the four reset each other and
+    none was), every byte right."""
+    m, _shard, _off, data = big_tensor(models)
+    proxy.add("latency", count=None, ranged=False, delay=0.02)
+    mnt = mount("hf://org/sharded", "-o", f"chunk_size={CHUNK},cache=none",
+                env=clean_env(HF_ENDPOINT=proxy.url))
+    path = tensor_path(mnt, BIG)
+    quarter = len(data) // 4
+    wrong = []
+
+    def read_quarter(i):
+        lo, hi = i * quarter, (i + 1) * quarter if i < 3 else len(data)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            for pos in range(lo, hi, CHUNK):
+                n = min(CHUNK, hi - pos)
+                if os.pread(fd, n, pos) != data[pos:pos + n]:
+                    wrong.append((i, pos))
+        finally:
+            os.close(fd)
+
+    threads = [threading.Thread(target=read_quarter, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "a reader hung"
+    assert wrong == []
+    s = stats(mnt)
+    assert s["readahead"] >= len(data) // CHUNK // 2, s
