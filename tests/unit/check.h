@@ -33,6 +33,30 @@ static int check_count;
 		}                                                                  \
 	} while (0)
 
+/*
+ * The whole file DIR/NAME (NAME alone when DIR is NULL) in malloc'ed
+ * memory, its size in *len. A test whose data cannot be read fails: this
+ * says which file and exits 2.
+ */
+static inline uint8_t *check_read_file(const char *dir, const char *name, size_t *len)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
+	FILE *f = fopen(path, "rb");
+	long n = -1;
+	if (f != NULL && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+		uint8_t *buf = malloc((size_t)n + 1);
+		if (buf != NULL && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+			fclose(f);
+			*len = (size_t)n;
+			return buf;
+		}
+		free(buf);
+	}
+	fprintf(stderr, "cannot read %s\n", path);
+	exit(2);
+}
+
 static inline int check_report(const char *name)
 {
 	fprintf(stderr, "%s: %d checks, %d failed\n", name, check_count, check_failures);

@@ -82,46 +82,11 @@ static void sha256_f32le(const float *v, size_t n, char hex[65])
 	sha256_hex(d, hex);
 }
 
-static uint8_t *read_file(const char *path, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	uint8_t *buf = NULL;
-	size_t cap = 0, n = 0;
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 1 << 20;
-			uint8_t *p = realloc(buf, cap);
-			if (p == NULL) {
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
-			buf = p;
-		}
-		size_t got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	fclose(f);
-	*size = n;
-	return buf;
-}
-
 /* 1. The fixture's tensors against the manifest. */
 static void check_fixture(const char *dir)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/model.gguf", dir);
 	size_t size = 0;
-	uint8_t *file = read_file(path, &size);
-	CHECK(file != NULL);
-	if (file == NULL) {
-		fprintf(stderr, "cannot read %s\n", path);
-		return;
-	}
+	uint8_t *file = check_read_file(dir, "model.gguf", &size);
 	size_t ncases = sizeof(ggml_cases) / sizeof(ggml_cases[0]);
 	CHECK(ncases >= 10);
 	for (size_t c = 0; c < ncases; c++) {

@@ -351,22 +351,6 @@ static void test_truncations(void)
 	free(b.p);
 }
 
-static uint8_t *slurp(const char *dir, const char *name, size_t *len)
-{
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	uint8_t *p = malloc((size_t)n + 1);
-	*len = fread(p, 1, (size_t)n, f);
-	fclose(f);
-	return p;
-}
-
 static void test_fixtures(const char *dir)
 {
 	static const struct {
@@ -381,10 +365,7 @@ static void test_fixtures(const char *dir)
 	};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		struct gb b = {0};
-		b.p = slurp(dir, files[i].file, &b.len);
-		CHECK(b.p != NULL);
-		if (b.p == NULL)
-			continue;
+		b.p = check_read_file(dir, files[i].file, &b.len);
 		struct wfs_gguf g = {0};
 		struct wfs_error err = {0};
 		int rc = parse_all(&b, &g, &err, NULL);

@@ -11,21 +11,6 @@
 
 static const char *data_dir = "tests/data";
 
-static uint8_t *slurp(const char *rel, size_t *len)
-{
-	char path[1024];
-	snprintf(path, sizeof(path), "%s/%s", data_dir, rel);
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
-		perror(path);
-		exit(2);
-	}
-	uint8_t *buf = malloc(1 << 20);
-	*len = fread(buf, 1, 1 << 20, f);
-	fclose(f);
-	return buf;
-}
-
 struct seen {
 	int n;
 	char names[32][64];
@@ -112,7 +97,7 @@ static void test_fixtures(void)
 	size_t len;
 	struct seen s;
 	struct wfs_error err = {0};
-	uint8_t *buf = slurp("onnx-samples/raw_data.onnx", &len);
+	uint8_t *buf = check_read_file(data_dir, "onnx-samples/raw_data.onnx", &len);
 	CHECK(read_model(buf, len, &s, &err) == 0);
 	CHECK(s.n == 15 && s.decoded_bad == 0);
 	CHECK(strcmp(s.producer, "weightfs-fixtures") == 0 && strcmp(s.ir, "8") == 0 && s.nopset == 1);
@@ -127,7 +112,7 @@ static void test_fixtures(void)
 	}
 	free(buf);
 
-	buf = slurp("onnx-samples/typed_fields.onnx", &len);
+	buf = check_read_file(data_dir, "onnx-samples/typed_fields.onnx", &len);
 	CHECK(read_model(buf, len, &s, &err) == 0);
 	CHECK(s.n == 15 && s.decoded_bad == 0);
 	i = find(&s, "extra.i8");
@@ -138,7 +123,7 @@ static void test_fixtures(void)
 	CHECK(i >= 0 && s.types[i] == WFS_ONNX_UINT8);
 	free(buf);
 
-	buf = slurp("onnx-samples/external_single/model.onnx", &len);
+	buf = check_read_file(data_dir, "onnx-samples/external_single/model.onnx", &len);
 	CHECK(read_model(buf, len, &s, &err) == 0);
 	CHECK(s.n == 15 && s.decoded_bad == 0);
 	i = find(&s, "fc2.bias");

@@ -37,21 +37,8 @@ static int mem_pread(void *ctx, void *buf, size_t len, uint64_t off)
 
 static struct mem load(const char *name)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	struct mem m = {0};
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
-		fprintf(stderr, "cannot open %s\n", path);
-		exit(2);
-	}
-	fseek(f, 0, SEEK_END);
-	m.len = (size_t)ftell(f);
-	fseek(f, 0, SEEK_SET);
-	m.data = malloc(m.len ? m.len : 1);
-	if (fread(m.data, 1, m.len, f) != m.len)
-		exit(2);
-	fclose(f);
+	m.data = check_read_file(dir, name, &m.len);
 	return m;
 }
 

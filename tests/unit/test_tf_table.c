@@ -15,21 +15,6 @@
 
 static const char *data_dir = "tests/data";
 
-static uint8_t *slurp(const char *rel, size_t *len)
-{
-	char path[1024];
-	snprintf(path, sizeof(path), "%s/%s", data_dir, rel);
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
-		perror(path);
-		exit(2);
-	}
-	uint8_t *buf = malloc(1 << 20);
-	*len = fread(buf, 1, 1 << 20, f);
-	fclose(f);
-	return buf;
-}
-
 struct seen {
 	int n;
 	char keys[16][96];
@@ -83,7 +68,7 @@ static void test_fixtures(void)
 		size_t len;
 		struct seen s;
 		struct wfs_error err = {0};
-		uint8_t *buf = slurp(cases[i].path, &len);
+		uint8_t *buf = check_read_file(data_dir, cases[i].path, &len);
 		CHECK(read_table(buf, len, &s, &err) == 0);
 		if (err.text)
 			fprintf(stderr, "%s\n", err.text);
@@ -107,7 +92,7 @@ static void test_fixtures(void)
 	}
 	size_t len;
 	struct seen s;
-	uint8_t *buf = slurp("tf-samples/saved_model_half_plus_two_mkl/00000123/variables/variables.index", &len);
+	uint8_t *buf = check_read_file(data_dir, "tf-samples/saved_model_half_plus_two_mkl/00000123/variables/variables.index", &len);
 	CHECK(read_table(buf, len, &s, NULL) == 0 && strcmp(s.keys[1], "a") == 0);
 	free(buf);
 }

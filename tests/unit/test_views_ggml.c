@@ -23,24 +23,6 @@
 
 #define NCASES (sizeof(ggml_cases) / sizeof(ggml_cases[0]))
 
-static uint8_t *read_file(const char *path, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	uint8_t *buf = malloc((size_t)n);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	*size = (size_t)n;
-	return buf;
-}
-
 static void hex_of(const uint8_t *p, size_t n, char hex[65])
 {
 	struct sha256 c;
@@ -57,13 +39,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s GGUF_SAMPLES_DIR\n", argv[0]);
 		return 2;
 	}
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/model.gguf", argv[1]);
 	size_t gsize;
-	uint8_t *gguf = read_file(path, &gsize);
-	CHECK(gguf != NULL);
-	if (gguf == NULL)
-		return check_report("test_views_ggml");
+	uint8_t *gguf = check_read_file(argv[1], "model.gguf", &gsize);
 
 	/* "all": U8 [gsize]; "dK": I8 [n_elements of case K, 0] (no bytes) */
 	char header[8192];
