@@ -32,8 +32,8 @@
  *   the tensor being read, so reading one tensor fetches that tensor's
  *   chunks and at most one more (where the next tensor starts, which a
  *   sequential reader wants next). Worker threads (started at the first
- *   readahead, after the daemon has forked) fetch them, one woken per
- *   request. Readahead is off while the model is opened (formats read
+ *   readahead, after the daemon has forked) fetch them; one is woken, and
+ *   one that leaves chunks queued wakes the next. Readahead is off while the model is opened (formats read
  *   headers through the cache then), so no thread exists before the fork.
  * - Drop-behind: a chunk that a sequential reader has moved past is marked
  *   spent and goes to the end of the LRU list, behind the chunks spent
@@ -702,6 +702,8 @@ static void *worker(void *arg)
 		while (c->dir == NULL && n < MAX_GROUP && c->qhead != NULL && c->qhead->f == xs[0]->f &&
 		       c->qhead->k == xs[n - 1]->k + 1)
 			xs[n++] = pop(c);
+		if (c->qhead != NULL)
+			pthread_cond_signal(&c->work); /* the rest for another worker */
 		pthread_mutex_unlock(&c->lock);
 		load(c, xs, n, false); /* the queue's references are now ours */
 		pthread_mutex_lock(&c->lock);
@@ -804,8 +806,8 @@ static void plan_readahead(struct wfs_cache *c, struct wfs_remote_file *f, uint6
 		if (missing < batch)
 			return;
 	}
-	unsigned requests = 0, run = 0; /* the queued chunks as workers will group them */
-	for (uint64_t k = s->last + 1, prev = UINT64_MAX; k <= stop; k++) {
+	bool queued = false;
+	for (uint64_t k = s->last + 1; k <= stop; k++) {
 		if (find(c, f, k))
 			continue;
 		struct chunk *x = insert(c, f, k);
@@ -817,14 +819,9 @@ static void plan_readahead(struct wfs_cache *c, struct wfs_remote_file *f, uint6
 		else
 			c->qhead = x;
 		c->qtail = x;
-		if (c->dir != NULL || k != prev + 1 || run == MAX_GROUP) {
-			requests++;
-			run = 0;
-		}
-		run++;
-		prev = k;
+		queued = true;
 	}
-	if (requests == 0)
+	if (!queued)
 		return;
 	size_t want = c->window < MAX_WORKERS ? c->window : MAX_WORKERS;
 	while (c->nworkers < want && pthread_create(&c->workers[c->nworkers], NULL, worker, c) == 0)
@@ -833,9 +830,8 @@ static void plan_readahead(struct wfs_cache *c, struct wfs_remote_file *f, uint6
 		/* No thread: the queued chunks are loaded by whoever reads them. */
 		return;
 	}
-	/* One worker per request: waking them all would cost a context switch each. */
-	while (requests--)
-		pthread_cond_signal(&c->work);
+	/* One worker; it wakes the next if it leaves chunks queued (waking all costs a context switch each). */
+	pthread_cond_signal(&c->work);
 }
 
 /* A chunk used from memory is used: its disk file is not the least recently used. */
