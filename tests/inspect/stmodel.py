@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import safetensors_writer
+from minifloat import e8m0, minifloat  # noqa: F401 (stmodel.minifloat in the tests)
 from safetensors_dtypes import DTYPE_BITS
 from safetensors_reader import read_shards
 
@@ -124,45 +125,7 @@ def natural_sorted(names):
     return sorted(names, key=functools.cmp_to_key(_nat_cmp))
 
 
-# --- decoding, independently of the C decoder -----------------------------------------
-
-# name -> (exponent bits, mantissa bits, bias, kind of special values)
-MINIFLOATS = {
-    "F8_E5M2": (5, 2, 15, "ieee"),
-    "F8_E4M3": (4, 3, 7, "fn"),
-    "F8_E4M3FNUZ": (4, 3, 8, "fnuz"),
-    "F8_E5M2FNUZ": (5, 2, 16, "fnuz"),
-    "F16": (5, 10, 15, "ieee"),
-    "BF16": (8, 7, 127, "ieee"),
-    "F4": (2, 1, 1, "none"),
-    "F6_E2M3": (2, 3, 1, "none"),
-    "F6_E3M2": (3, 2, 3, "none"),
-}
-
-
-def minifloat(bits, dtype):
-    """The value of one bit pattern, from the textbook definition."""
-    ebits, mbits, bias, special = MINIFLOATS[dtype]
-    sign = (bits >> (ebits + mbits)) & 1
-    exp = (bits >> mbits) & ((1 << ebits) - 1)
-    man = bits & ((1 << mbits) - 1)
-    top = (1 << ebits) - 1
-    if special == "ieee" and exp == top:
-        return math.nan if man else (-math.inf if sign else math.inf)
-    if special == "fn" and exp == top and man == (1 << mbits) - 1:
-        return math.nan
-    if special == "fnuz" and sign and exp == 0 and man == 0:
-        return math.nan
-    if exp == 0:
-        value = (man / (1 << mbits)) * 2.0 ** (1 - bias)
-    else:
-        value = (1 + man / (1 << mbits)) * 2.0 ** (exp - bias)
-    return -value if sign else value
-
-
-def e8m0(b):
-    return math.nan if b == 0xFF else 2.0 ** (b - 127)
-
+# --- decoding, independently of the C decoder (tests/lib/minifloat.py) -------------------
 
 INT_FORMATS = {"U8": "B", "I8": "b", "U16": "H", "I16": "h", "U32": "I", "I32": "i",
                "U64": "Q", "I64": "q"}

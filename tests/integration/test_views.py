@@ -19,53 +19,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from minifloat import MINIFLOATS, e8m0, minifloat
 from safetensors_dtypes import DTYPE_BITS
 from safetensors_writer import random_tensors, write_safetensors
 
-# ---- the independent decoder ------------------------------------------------
+# ---- the independent decoder (tests/lib/minifloat.py), checked first --------
 
 NAN32 = 0x7FC00000  # what a NaN of a format without payloads becomes
 NAN16 = 0x7E00
 
-# (exponent bits, mantissa bits, bias, NaN/Inf rule), from the OCP 8-bit
-# floating point specification (E4M3, E5M2), the OCP MX specification (E2M1,
-# E2M3, E3M2, E8M0) and the FNUZ definitions (bias one higher, 0x80 is NaN).
-MINIFLOATS = {
-    "F8_E5M2": (5, 2, 15, "ieee"),
-    "F8_E4M3": (4, 3, 7, "fn"),
-    "F8_E4M3FNUZ": (4, 3, 8, "fnuz"),
-    "F8_E5M2FNUZ": (5, 2, 16, "fnuz"),
-    "F4": (2, 1, 1, "none"),
-    "F6_E2M3": (2, 3, 1, "none"),
-    "F6_E3M2": (3, 2, 3, "none"),
-}
 
-# Published values, to check the decoder below before trusting it.
+# Published values, to check that decoder before trusting it.
 F4_TABLE = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
 KNOWN = [("F8_E4M3", 0x7E, 448.0), ("F8_E4M3", 0x01, 2.0 ** -9), ("F8_E5M2", 0x7B, 57344.0),
          ("F8_E5M2", 0x7C, math.inf), ("F8_E4M3FNUZ", 0x7F, 240.0), ("F8_E5M2FNUZ", 0x7F, 57344.0),
          ("F8_E5M2FNUZ", 0x01, 2.0 ** -17), ("F6_E2M3", 0x1F, 7.5), ("F6_E3M2", 0x1F, 28.0),
          ("F6_E2M3", 0x01, 0.125), ("F6_E3M2", 0x01, 0.0625)]
-
-
-def minifloat(bits, dtype):
-    ebits, mbits, bias, rule = MINIFLOATS[dtype]
-    sign = (bits >> (ebits + mbits)) & 1
-    e = (bits >> mbits) & ((1 << ebits) - 1)
-    m = bits & ((1 << mbits) - 1)
-    emax, mmax = (1 << ebits) - 1, (1 << mbits) - 1
-    if rule == "ieee" and e == emax:
-        return math.nan if m else (-math.inf if sign else math.inf)
-    if rule == "fn" and e == emax and m == mmax:
-        return math.nan
-    if rule == "fnuz" and sign and e == 0 and m == 0:
-        return math.nan
-    v = m * 2.0 ** (1 - bias - mbits) if e == 0 else (m + (1 << mbits)) * 2.0 ** (e - bias - mbits)
-    return -v if sign else v
-
-
-def e8m0(bits):
-    return math.nan if bits == 0xFF else 2.0 ** (bits - 127)
 
 
 def test_decoder_matches_published_values():
