@@ -14,7 +14,6 @@ import os
 import random
 import struct
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
