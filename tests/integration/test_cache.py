@@ -8,7 +8,6 @@ hanging or hurting the mount. cache=page (the default) stays mappable.
 
 import ctypes
 import errno
-import mmap
 import os
 import subprocess
 import sys
